@@ -1,0 +1,93 @@
+"""Opening the central experiment database: one place decides URLs, pragmas and pooling."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
+
+from consolidate.errors import TargetError, UsageError
+
+#: Milliseconds a SQLite connection waits for another writer before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def target_url(target: str | Path) -> URL:
+    """The SQLAlchemy URL of a target given as a file path or as a URL.
+
+    A plain path (anything without ``://``) is a SQLite file; it is opened as a ``file:`` URI so
+    names with ``?``, ``#`` or ``%`` mean the file they name, and so ``ATTACH`` accepts URIs.
+    """
+    text = str(target)
+    if "://" not in text:
+        path = Path(text).expanduser().resolve()
+        return URL.create("sqlite+pysqlite", database=path.as_uri(), query={"uri": "true"})
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise UsageError(f"{text}: not a file path or a database URL ({exc})") from exc
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise UsageError(f"{text}: only SQLite files and PostgreSQL URLs are supported")
+    return url
+
+
+def describe(url: URL) -> str:
+    """A human name for a target, without its password."""
+    if url.get_backend_name() == "sqlite":
+        return sqlite_path(url) or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def sqlite_path(url: URL) -> str | None:
+    """The filesystem path of a SQLite URL (``None`` for in-memory databases)."""
+    database = url.database or ""
+    if database.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return unquote(urlparse(database).path)
+    return database or None
+
+
+def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwargs: Any) -> Engine:
+    """An engine on the experiment database with the pragmas every writer relies on.
+
+    SQLite: WAL (readers never block the writer), ``synchronous=NORMAL`` (durable at checkpoints,
+    never corrupt), foreign keys on, and a long busy timeout because several processes may write.
+    The pysqlite driver's own transaction handling is switched off so ``BEGIN`` is ours: SQLite
+    refuses ``ATTACH`` inside a transaction and the driver would otherwise open one behind us.
+    ``must_exist`` makes a missing SQLite file an error instead of creating it (for readers).
+    """
+    url = target if isinstance(target, URL) else target_url(target)
+    path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+    if must_exist and path is not None and not Path(path).is_file():
+        raise TargetError(f"{path}: no such experiment database")
+    if path is not None and not Path(path).parent.is_dir():
+        raise TargetError(f"{path}: the folder {Path(path).parent} does not exist")
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers ask for IMMEDIATE (execution option write_lock=True): it takes the write lock up
+        # front, so two writers queue on busy_timeout instead of failing with SQLITE_BUSY when a
+        # read transaction tries to upgrade. Readers keep a deferred BEGIN and never block.
+        immediate = conn.get_execution_options().get("write_lock", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

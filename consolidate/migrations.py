@@ -1,0 +1,111 @@
+"""Alembic glue: where the revisions live, upgrading a target, and the schema gate.
+
+The revisions live in ``alembic/`` at the repository root; the wheel ships the same folder as
+``consolidate/_alembic`` so an installed ``consolidate db upgrade`` works without the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, inspect
+
+from consolidate.errors import SchemaOutOfDate, TargetError
+
+if TYPE_CHECKING:  # alembic is imported lazily so `consolidate --help` stays fast
+    from alembic.config import Config
+
+
+def script_location() -> Path:
+    """The folder holding ``env.py`` and ``versions/``: packaged copy first, else the repo's."""
+    packaged = Path(__file__).resolve().parent / "_alembic"
+    if (packaged / "env.py").is_file():
+        return packaged
+    repo = Path(__file__).resolve().parent.parent / "alembic"
+    if (repo / "env.py").is_file():
+        return repo
+    raise TargetError("the Alembic migrations are missing from this installation of consolidate")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config without an ini file, optionally bound to an open connection."""
+    from alembic.config import Config
+
+    config = Config()
+    # ConfigParser interpolates '%', so a path containing one must be escaped.
+    config.set_main_option("script_location", str(script_location()).replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The one head revision of the shipped migrations."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    if len(heads) != 1:  # a packaging bug: two branches of migrations were shipped unmerged
+        raise TargetError(f"the shipped migrations have {len(heads)} heads: {heads}")
+    return heads[0]
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the target is at, or ``None`` for a database without our schema."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the target (creating the schema in an empty one) inside one transaction."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the target to ``revision`` (``base`` removes every table)."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), revision)
+
+
+def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
+    """The gate every writing command passes first.
+
+    An empty database (no tables at all) is upgraded from nothing when ``create`` is true. A
+    database at an older revision is refused with the command that fixes it; one at an unknown
+    revision (written by a newer consolidate) is refused too.
+
+    Args:
+        engine: the target.
+        name: how to name the target in messages (its path or URL without password).
+        create: upgrade an empty database instead of refusing it.
+    """
+    wanted = head()
+    found = current(engine)
+    if found == wanted:
+        return
+    if found is None:
+        tables = set(inspect(engine).get_table_names())
+        if not tables and create:
+            upgrade(engine)
+            return
+        what = "tables that are not a consolidate schema" if tables else "no schema"
+        raise SchemaOutOfDate(f"{name} has {what}; run: consolidate db upgrade {name}")
+    from alembic.script import ScriptDirectory
+
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if found in known:
+        raise SchemaOutOfDate(
+            f"{name} is at schema revision {found}, this consolidate needs {wanted}; "
+            f"back it up, then run: consolidate db upgrade {name}"
+        )
+    raise SchemaOutOfDate(
+        f"{name} is at schema revision {found}, unknown to this consolidate (head {wanted}); "
+        "it was written by a newer version: upgrade consolidate"
+    )
