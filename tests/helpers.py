@@ -1,0 +1,65 @@
+"""Helpers shared by tests: reading sources independently of the code under test."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import FIXTURES
+
+#: Version a committed fixture must be recognised as, from its file name.
+LEGACY_FIXTURES = sorted((FIXTURES / "legacy").glob("*.db"))
+BROKEN = FIXTURES / "broken"
+
+
+def expected_layout(path: Path) -> tuple[str, str]:
+    """``(family, schema_version)`` from ``<family>__<version>[-note].db``."""
+    family, version = path.stem.split("__")
+    if version.startswith("side-"):
+        version = version  # side-<commit8>
+    else:
+        version = version.split("-")[0]
+    if version == "side-df3857f6":  # its DDL is identical to v18: it can only be named v18
+        version = "v18"
+    return family, version
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path.resolve().as_uri() + "?immutable=1", uri=True)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with its sha256: proof that sources were left alone."""
+    return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def table_rows(path: Path) -> dict[str, int]:
+    with read_only(path) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+def fixture(stem: str) -> Path:
+    """A committed legacy fixture by its file stem, e.g. ``f7-slim-actions__v33``."""
+    return FIXTURES / "legacy" / f"{stem}.db"
+
+
+def ddl_of(path: Path) -> str:
+    """The DDL of a database, from its sqlite_master: lets tests generate any committed layout
+    with other options (tricky text, pending WAL) without ../shared."""
+    with read_only(path) as conn:
+        rows = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY rowid"
+        ).fetchall()
+    return ";\n".join(r[0] for r in rows) + ";\n"
