@@ -13,8 +13,9 @@ into COPY; verify runs it again to compare. Each output column is one of:
   expression applies the central affinity explicitly (integer agent ids become text ``'7'``,
   integer amounts become reals). Writing it out makes the SELECT produce exactly the stored value,
   which is what lets verify compare both sides;
-- derived: ``simulation_id`` (the file's id; a row carrying another non-empty id yields NULL and
-  the NOT NULL constraint rejects the source rather than mislabel it), f1 ``step_number`` from
+- derived: ``simulation_id`` (``:sim``, the id the run gets; a row may carry ``:own``, the file's
+  own id, or nothing; a row carrying another id yields NULL and the NOT NULL constraint rejects
+  the source rather than mislabel it), f1 ``step_number`` from
   ``step_id``, ``id`` from the rowid where a state table had no single key, and the per-type agent
   counts and ``agent_type_counts`` JSON, each filled from the other when the layout lacks it.
 
@@ -125,7 +126,7 @@ class TableMapping:
         return tuple(c.central for c in self.columns)
 
     def select_sql(self, schema: str | None = None) -> str:
-        """The SELECT producing central rows; ``:sim`` is the file's simulation_id.
+        """The SELECT producing central rows; binds ``:sim`` and ``:own`` (see the module doc).
 
         Args:
             schema: the alias of an attached source database, or None for the main database.
@@ -248,7 +249,7 @@ def _simulation_id(legacy: TableShape) -> str:
     if not legacy.has("simulation_id"):
         return ":sim"
     own = "s.simulation_id"
-    return f"CASE WHEN {own} IS NULL OR {own} = '' OR {own} = :sim THEN :sim END"
+    return f"CASE WHEN {own} IS NULL OR {own} = '' OR {own} = :own THEN :sim END"
 
 
 def _derived(

@@ -1,0 +1,78 @@
+"""What every command shares: error translation, progress bars, and plain-text tables."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from sqlalchemy.exc import DBAPIError
+from tqdm import tqdm
+
+from consolidate.errors import ConsolidateError
+
+
+class _UsageFailure(click.ClickException):
+    """A one-line usage error (exit 2) without click's usage banner."""
+
+    exit_code = 2
+
+
+class ConsolidateGroup(click.Group):
+    """Turns every :class:`ConsolidateError` into one ``Error:`` line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConsolidateError as exc:
+            failure = _UsageFailure if exc.exit_code == 2 else click.ClickException
+            raise failure(str(exc)) from exc
+        except DBAPIError as exc:
+            # Anything the library did not anticipate still gets one line, never a traceback.
+            raise click.ClickException(f"database error: {str(exc.orig).splitlines()[0]}") from exc
+
+
+def progress(*, quiet: bool, **kwargs: Any) -> tqdm[Any]:
+    """A tqdm bar on stderr, shown only when stderr is a terminal and ``--quiet`` is off."""
+    return tqdm(file=sys.stderr, disable=True if quiet else None, leave=False, **kwargs)
+
+
+def shown(path: str) -> str:
+    """A path as a person reads it: relative to the current folder when it lies inside."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Rows as aligned plain text; numbers are right-aligned with thousands separators."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
+    numeric = [
+        all(isinstance(row[i], int | float) for row in rows) and rows for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(list(headers)), *(line(r) for r in cells)])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)

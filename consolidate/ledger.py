@@ -1,0 +1,154 @@
+"""The ledger: which sources the target already holds, and the decision for a new one.
+
+The central ``simulations`` table is the ledger. Each merged source is recorded there, with its
+sha256 and per-table counts, in the same transaction as its rows, so the ledger can never claim a
+simulation that is not fully there; re-running a merge asks the ledger what is left to do.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from consolidate.schema import DATA_TABLES, metadata
+
+SIMULATIONS = metadata.tables["simulations"]
+EXPERIMENTS = metadata.tables["experiments"]
+
+
+ALREADY_MERGED = "already merged (same sha256)"
+
+
+class OnConflict(enum.StrEnum):
+    """What to do when another source already holds a source's simulation_id."""
+
+    ERROR = "error"
+    SKIP = "skip"
+    RENAME = "rename"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """``action`` is 'merge', 'replace', 'skip' or 'reject'; ``simulation_id`` may be renamed."""
+
+    action: str
+    simulation_id: str
+    reason: str | None = None
+
+
+def decide(
+    conn: Connection,
+    *,
+    simulation_id: str,
+    sha256: str,
+    source_path: str,
+    replace: bool,
+    on_conflict: OnConflict,
+) -> Decision:
+    """Decide what to do with one source, reading the ledger inside the caller's transaction."""
+    sims = SIMULATIONS
+    row = conn.execute(
+        select(sims.c.source_sha256, sims.c.source_path, sims.c.origin).where(
+            sims.c.simulation_id == simulation_id
+        )
+    ).first()
+    if row is None:
+        twin = conn.execute(
+            select(sims.c.simulation_id).where(sims.c.source_sha256 == sha256).limit(1)
+        ).scalar()
+        if twin is not None:
+            return Decision("skip", simulation_id, f"identical content already merged as {twin}")
+        return Decision("merge", simulation_id)
+    if row.source_sha256 == sha256:
+        return Decision("skip", simulation_id, ALREADY_MERGED)
+    if row.origin == "merge" and row.source_path == source_path:
+        if replace:
+            return Decision("replace", simulation_id, "content changed since it was merged")
+        return Decision(
+            "reject",
+            simulation_id,
+            "content changed since it was merged; pass --replace to merge it again",
+        )
+    holder = row.source_path or "the writer"
+    if on_conflict is OnConflict.SKIP:
+        return Decision("skip", simulation_id, f"simulation_id {simulation_id} is held by {holder}")
+    if on_conflict is OnConflict.RENAME:
+        return Decision("merge", _free_id(conn, simulation_id), f"renamed: {holder} holds it")
+    return Decision(
+        "reject",
+        simulation_id,
+        f"simulation_id {simulation_id} already belongs to {holder}; "
+        "use --on-conflict rename or skip",
+    )
+
+
+def _free_id(conn: Connection, base: str) -> str:
+    sims = SIMULATIONS
+    taken = set(
+        conn.execute(
+            select(sims.c.simulation_id).where(sims.c.simulation_id.startswith(base + "~"))
+        ).scalars()
+    )
+    n = 2
+    while f"{base}~{n}" in taken:
+        n += 1
+    return f"{base}~{n}"
+
+
+def ensure_experiment(conn: Connection, experiment_id: str) -> None:
+    """Create the experiment row if it is missing (an existing one is left as it is)."""
+    exps = EXPERIMENTS
+    if conn.execute(
+        select(exps.c.experiment_id).where(exps.c.experiment_id == experiment_id)
+    ).first():
+        return
+    conn.execute(
+        insert(exps).values(
+            experiment_id=experiment_id,
+            name=experiment_id,
+            status="consolidated",
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+def forget(conn: Connection, simulation_id: str) -> None:
+    """Delete a simulation and every row it owns (for ``--replace``)."""
+    for name in DATA_TABLES:
+        table = metadata.tables[name]
+        conn.execute(delete(table).where(table.c.simulation_id == simulation_id))
+    sims = SIMULATIONS
+    conn.execute(delete(sims).where(sims.c.simulation_id == simulation_id))
+
+
+def record(
+    conn: Connection,
+    *,
+    simulation_id: str,
+    experiment_id: str,
+    source_path: str,
+    sha256: str,
+    family: str,
+    schema_version: str,
+    counts: dict[str, int],
+    legacy_row: dict[str, object] | None,
+) -> None:
+    """Insert the provenance row; it must precede the data rows that reference it."""
+    conn.execute(
+        insert(SIMULATIONS).values(
+            simulation_id=simulation_id,
+            experiment_id=experiment_id,
+            origin="merge",
+            source_path=source_path,
+            source_sha256=sha256,
+            source_family=family,
+            source_schema_version=schema_version,
+            source_row_counts=json.dumps(counts, sort_keys=True),
+            merged_at=datetime.now(UTC),
+            **(legacy_row or {}),
+        )
+    )

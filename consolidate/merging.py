@@ -1,0 +1,280 @@
+"""``merge``: many legacy run files into one experiment database, one transaction per source.
+
+For each source: open it read-only and recognise it; count its rows; reject it if anything in it
+has no home; ask the ledger whether it is new, already merged, changed or in conflict; then, in
+one transaction, record its provenance and copy its rows. A failure anywhere rolls that source
+back and the next one goes on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import URL, Engine
+from sqlalchemy.exc import DBAPIError
+
+from consolidate import ledger, migrations
+from consolidate.db import central_engine, describe, sqlite_path, target_url
+from consolidate.discover import SourceFile, discover
+from consolidate.errors import SourceError, UsageError
+from consolidate.inspection import blocking_problems, simulation_id_for
+from consolidate.ledger import OnConflict
+from consolidate.legacy.mapping import quote
+from consolidate.legacy.source import OpenSource, open_source
+from consolidate.report import MergeReport, SourceOutcome, TableSummary
+from consolidate.sinks import sqlite as sqlite_sink
+
+TableCallback = Callable[[str, int, float], None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    engine: Engine | None
+    experiment_id: str
+    dry_run: bool
+    replace: bool
+    on_conflict: OnConflict
+    on_table: TableCallback | None
+
+
+def merge(
+    sources: Sequence[str],
+    target: str | URL,
+    *,
+    experiment_id: str | None = None,
+    dry_run: bool = False,
+    replace: bool = False,
+    on_conflict: OnConflict | str = OnConflict.ERROR,
+    jobs: int = 1,
+    on_source: Callable[[SourceOutcome], None] | None = None,
+    on_table: TableCallback | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> MergeReport:
+    """Merge every source named by files, directories or glob patterns into ``target``.
+
+    Args:
+        sources: files, directories (scanned recursively) and glob patterns.
+        target: a SQLite file path or a SQLAlchemy URL.
+        experiment_id: the experiment the simulations join; default: the target file's stem
+            (or the database name of a URL).
+        dry_run: decide and report, but write nothing (an absent target stays absent).
+        replace: re-merge a source whose content changed since it was merged.
+        on_conflict: when another source holds the simulation_id: reject, skip, or rename.
+        jobs: sources read and checked in parallel (SQLite still writes one at a time).
+        on_source: called after each source with its outcome (progress).
+        on_table: called after each table copy with (table, rows, seconds) (progress).
+        on_plan: called once with the number of sources found.
+
+    Raises:
+        UsageError: no sources were found or the target cannot be named.
+        SchemaOutOfDate: the target's schema is older than this consolidate's.
+    """
+    started = time.perf_counter()
+    url = target if isinstance(target, URL) else target_url(target)
+    target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+    files = discover(sources, exclude=Path(target_path) if target_path else None)
+    if on_plan is not None:
+        on_plan(len(files))
+    experiment = experiment_id or _default_experiment_id(url)
+    if url.get_backend_name() != "sqlite":
+        raise UsageError(
+            f"{describe(url)}: merging into PostgreSQL is not available yet; merge into a "
+            "SQLite file"
+        )
+    engine = _open_target(url, dry_run=dry_run, target_path=target_path)
+    seconds: dict[str, float] = defaultdict(float)
+
+    def table_done(table: str, rows: int, spent: float) -> None:
+        seconds[table] += spent  # one writer at a time, so no lock is needed
+        if on_table is not None:
+            on_table(table, rows, spent)
+
+    job = _Job(engine, experiment, dry_run, replace, OnConflict(on_conflict), table_done)
+    try:
+        if engine is not None and not dry_run:
+            with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+                ledger.ensure_experiment(conn, experiment)
+        outcomes = _run_all(files, job, jobs, on_source)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return MergeReport(
+        target=describe(url),
+        experiment_id=experiment,
+        dry_run=dry_run,
+        sources=tuple(outcomes),
+        tables=_summarise(outcomes, seconds),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _default_experiment_id(url: URL) -> str:
+    path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+    return Path(path).stem if path else (url.database or "experiment")
+
+
+def _open_target(url: URL, *, dry_run: bool, target_path: str | None) -> Engine | None:
+    if dry_run and target_path is not None and not Path(target_path).is_file():
+        return None  # a dry run never creates the target
+    engine = central_engine(url)
+    try:
+        migrations.require_current(engine, name=describe(url), create=not dry_run)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _run_all(
+    files: list[SourceFile],
+    job: _Job,
+    jobs: int,
+    on_source: Callable[[SourceOutcome], None] | None,
+) -> list[SourceOutcome]:
+    def run(source: SourceFile) -> SourceOutcome:
+        outcome = merge_one(source, job)
+        if on_source is not None:
+            on_source(outcome)
+        return outcome
+
+    if jobs <= 1:
+        return [run(f) for f in files]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(run, files))
+
+
+def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
+    """Merge one source; every failure becomes a rejected outcome naming the reason."""
+    started = time.perf_counter()
+    base = SourceOutcome(path=str(source.path), status="rejected")
+    try:
+        with open_source(source.path) as opened:
+            base = replace(
+                base,
+                family=opened.layout.family,
+                schema_version=opened.layout.schema_version,
+                simulation_id=simulation_id_for(source, opened),
+            )
+            outcome = _merge_opened(opened, base, job)
+    except SourceError as exc:
+        outcome = replace(base, status="rejected", reason=exc.reason)
+    except (DBAPIError, sqlite3.Error) as exc:
+        outcome = replace(base, status="rejected", reason=_database_reason(exc, base))
+    return replace(outcome, seconds=time.perf_counter() - started)
+
+
+def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
+    counts = _count_rows(opened)
+    rows = dict(counts)
+    problems = blocking_problems(opened, _legacy_counts(opened))
+    if problems:
+        return replace(base, reason="; ".join(problems), rows=rows)
+    legacy_row = opened.simulation_row()
+    sim = base.simulation_id or ""
+    if job.engine is None:  # dry run on an absent target: everything would be merged
+        return replace(base, status="planned", reason="would merge", rows=rows)
+    with job.engine.connect().execution_options(write_lock=not job.dry_run) as conn:
+        if job.dry_run:
+            with conn.begin():
+                decision = _decide(conn, opened, sim, job)
+            status = "planned" if decision.action in ("merge", "replace") else decision.action
+            status = {"skip": "skipped", "reject": "rejected"}.get(status, status)
+            reason = decision.reason or f"would {decision.action}"
+            return replace(
+                base, status=status, simulation_id=decision.simulation_id, reason=reason, rows=rows
+            )
+        with sqlite_sink.attached(conn, opened), conn.begin():
+            decision = _decide(conn, opened, sim, job)
+            if decision.action in ("skip", "reject"):
+                status = "skipped" if decision.action == "skip" else "rejected"
+                return replace(base, status=status, reason=decision.reason, rows=rows)
+            if decision.action == "replace":
+                ledger.forget(conn, decision.simulation_id)
+            ledger.record(
+                conn,
+                simulation_id=decision.simulation_id,
+                experiment_id=job.experiment_id,
+                source_path=str(opened.path),
+                sha256=opened.sha256,
+                family=opened.layout.family,
+                schema_version=opened.layout.schema_version,
+                counts=counts,
+                legacy_row=legacy_row,
+            )
+            written = sqlite_sink.copy_tables(
+                conn, opened, decision.simulation_id, sim, on_table=job.on_table
+            )
+            if written != {k: v for k, v in counts.items() if k in written}:
+                raise SourceError(str(opened.path), f"rows read {counts} but written {written}")
+    return replace(
+        base,
+        status="merged",
+        simulation_id=decision.simulation_id,
+        reason=decision.reason,
+        rows=written,
+    )
+
+
+def _decide(conn: object, opened: OpenSource, sim: str, job: _Job) -> ledger.Decision:
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    return ledger.decide(
+        conn,
+        simulation_id=sim,
+        sha256=opened.sha256,
+        source_path=str(opened.path),
+        replace=job.replace,
+        on_conflict=job.on_conflict,
+    )
+
+
+def _count_rows(opened: OpenSource) -> dict[str, int]:
+    """Rows per central table, counted in the source (what verify later holds the target to)."""
+    counts: dict[str, int] = defaultdict(int)
+    with closing(opened.connect()) as conn:
+        for table in opened.mapping.tables:
+            counts[table.central_table] += conn.execute(table.count_sql()).fetchone()[0]
+    return dict(counts)
+
+
+def _legacy_counts(opened: OpenSource) -> dict[str, int]:
+    with closing(opened.connect()) as conn:
+        return {
+            name: conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+            for name in opened.mapping.unknown_tables
+        }
+
+
+def _database_reason(exc: DBAPIError | sqlite3.Error, base: SourceOutcome) -> str:
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = (str(original).splitlines() or [type(original).__name__])[0]
+    if "NOT NULL constraint failed" in text and text.endswith(".simulation_id"):
+        table = text.rsplit(": ", 1)[-1].split(".")[0]
+        return f"rows of {table} carry a simulation_id other than the file's {base.simulation_id!r}"
+    return f"database error while merging: {text}"
+
+
+def _summarise(
+    outcomes: list[SourceOutcome], seconds: dict[str, float]
+) -> tuple[TableSummary, ...]:
+    read: dict[str, int] = defaultdict(int)
+    written: dict[str, int] = defaultdict(int)
+    rejected: dict[str, int] = defaultdict(int)
+    for outcome in outcomes:
+        for table, rows in outcome.rows.items():
+            read[table] += rows
+            if outcome.status == "merged":
+                written[table] += rows
+            elif outcome.status == "rejected":
+                rejected[table] += rows
+    return tuple(
+        TableSummary(t, read[t], written[t], rejected[t], seconds[t]) for t in sorted(read)
+    )

@@ -1,0 +1,78 @@
+"""What a merge did, per source and per table: frozen results for the CLI and ``--json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One source's fate. ``status`` is merged, skipped, rejected, or planned (``--dry-run``)."""
+
+    path: str
+    status: str
+    simulation_id: str | None = None
+    reason: str | None = None
+    family: str | None = None
+    schema_version: str | None = None
+    rows: dict[str, int] = field(default_factory=dict)  # per central table
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "simulation_id": self.simulation_id,
+            "status": self.status,
+            "reason": self.reason,
+            "family": self.family,
+            "schema_version": self.schema_version,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """pgloader-style line: rows read from sources, written, in rejected sources, and time."""
+
+    table: str
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    target: str
+    experiment_id: str
+    dry_run: bool
+    sources: tuple[SourceOutcome, ...]
+    tables: tuple[TableSummary, ...]
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.sources if s.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("rejected") == 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "experiment_id": self.experiment_id,
+            "dry_run": self.dry_run,
+            "sources": [s.as_json() for s in self.sources],
+            "tables": [vars(t) | {"seconds": round(t.seconds, 3)} for t in self.tables],
+            "totals": {
+                "sources": len(self.sources),
+                "merged": self.count("merged"),
+                "skipped": self.count("skipped"),
+                "rejected": self.count("rejected"),
+                "planned": self.count("planned"),
+                "rows_read": sum(t.read for t in self.tables),
+                "rows_written": sum(t.written for t in self.tables),
+                "seconds": round(self.seconds, 3),
+            },
+        }

@@ -1,0 +1,1 @@
+"""Where mapped rows are written: in-engine for SQLite targets, COPY for PostgreSQL."""

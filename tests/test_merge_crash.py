@@ -1,0 +1,78 @@
+"""A merge killed with SIGKILL at any moment leaves no partial simulation; a re-run finishes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.make_fixtures import generate
+from tests.helpers import ddl_of, fixture
+
+SOURCES = 24
+
+
+def build_corpus(folder: Path) -> list[str]:
+    ddls = [ddl_of(fixture(s)) for s in ("f7-slim-actions__v33", "f2-raw-pascal__v11")]
+    return [
+        str(generate(ddls[n % 2], folder / f"sim_{n:03d}.db", seed=n, agents=30, steps=40).path)
+        for n in range(SOURCES)
+    ]
+
+
+def assert_no_partial_simulation(target: Path) -> int:
+    """Every recorded simulation holds exactly its recorded rows; no row is orphaned."""
+    with sqlite3.connect(target) as conn:
+        recorded = dict(conn.execute("SELECT simulation_id, source_row_counts FROM simulations"))
+        for sim, counts in recorded.items():
+            for table, rows in json.loads(counts).items():
+                found = conn.execute(
+                    f'SELECT count(*) FROM "{table}" WHERE simulation_id = ?', (sim,)
+                ).fetchone()[0]
+                assert found == rows, (sim, table)
+        for table in ("agents", "agent_states", "agent_actions", "simulation_steps"):
+            orphans = conn.execute(
+                f'SELECT count(*) FROM "{table}" WHERE simulation_id NOT IN '
+                "(SELECT simulation_id FROM simulations)"
+            ).fetchone()[0]
+            assert orphans == 0, table
+        return len(recorded)
+
+
+def merged_count(target: Path) -> int:
+    try:
+        with sqlite3.connect(target, timeout=0.1) as conn:
+            return int(conn.execute("SELECT count(*) FROM simulations").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [1, SOURCES // 2], ids=["early", "midway"])
+def test_sigkill_then_rerun_finishes_exactly_once(tmp_path: Path, kill_after: int) -> None:
+    runs = tmp_path / "runs"
+    build_corpus(runs)
+    target = tmp_path / "experiment.db"
+    command = [sys.executable, "-m", "consolidate", "merge", str(runs), "-o", str(target), "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while merged_count(target) < kill_after and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    if process.returncode != -signal.SIGKILL:
+        pytest.skip("the merge finished before it could be killed on this machine")
+    survived = assert_no_partial_simulation(target)
+    assert survived < SOURCES
+    rerun = subprocess.run(command + ["--json"], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    totals = json.loads(rerun.stdout)["totals"]
+    assert totals["skipped"] == survived and totals["merged"] == SOURCES - survived
+    assert assert_no_partial_simulation(target) == SOURCES
