@@ -1,0 +1,344 @@
+"""``verify``: proof that the experiment database holds every row its sources held.
+
+Three layers, each a list of named checks:
+
+- the database: schema at head, SQLite's integrity and foreign-key checks, no data row whose
+  simulation is unknown, no merged simulation without provenance or counts;
+- each merged simulation and table: central rows against the counts recorded at merge time;
+- each source that is still there (or named on the command line): its sha256 against the one
+  recorded, its rows read through the same mapping as merge against the central rows, compared
+  in both directions inside the engine (``EXCEPT``), which catches a deleted row, a changed
+  number, one changed character or a row moved to another simulation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, func, select
+
+from consolidate import migrations
+from consolidate.db import central_engine, describe, target_url
+from consolidate.discover import discover
+from consolidate.errors import SourceError
+from consolidate.legacy.mapping import TableMapping, quote
+from consolidate.legacy.source import OpenSource, open_source
+from consolidate.schema import DATA_TABLES, metadata
+from consolidate.sinks import sqlite as sqlite_sink
+
+SIMULATIONS = metadata.tables["simulations"]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One failed check: where, which check, what was expected and what was found."""
+
+    check: str
+    expected: object
+    found: object
+    simulation_id: str | None = None
+    table: str | None = None
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.simulation_id, self.table) if p) or "database"
+        return f"{where}: {self.check}: expected {self.expected}, found {self.found}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "simulation_id": self.simulation_id,
+            "table": self.table,
+            "check": self.check,
+            "expected": self.expected,
+            "found": self.found,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    target: str
+    simulations: tuple[str, ...]
+    cells: dict[tuple[str, str], bool]  # (simulation_id, table) -> every check passed
+    mismatches: tuple[Mismatch, ...]
+    notes: tuple[str, ...] = ()
+    rows_compared: int = 0
+    seconds: float = 0.0
+    sources_compared: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "ok": self.ok,
+            "simulations": list(self.simulations),
+            "cells": [
+                {"simulation_id": s, "table": t, "ok": ok} for (s, t), ok in self.cells.items()
+            ],
+            "mismatches": [m.as_json() for m in self.mismatches],
+            "notes": list(self.notes),
+            "sources_compared": list(self.sources_compared),
+            "rows_compared": self.rows_compared,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class _Findings:
+    def __init__(self) -> None:
+        self.mismatches: list[Mismatch] = []
+        self.cells: dict[tuple[str, str], bool] = {}
+        self.notes: list[str] = []
+        self.rows = 0
+        self.compared: list[str] = []
+
+    def check(self, ok: bool, mismatch: Mismatch) -> None:
+        if mismatch.simulation_id and mismatch.table:
+            key = (mismatch.simulation_id, mismatch.table)
+            self.cells[key] = self.cells.get(key, True) and ok
+        if not ok:
+            self.mismatches.append(mismatch)
+
+
+def verify(
+    target: str,
+    sources: Sequence[str] = (),
+    *,
+    on_simulation: Callable[[str], None] | None = None,
+) -> VerifyReport:
+    """Verify ``target``; with ``sources`` compare against those files, else the recorded paths.
+
+    Raises:
+        TargetError: the target does not exist or cannot be opened.
+    """
+    started = time.perf_counter()
+    url = target_url(target)
+    engine = central_engine(url, must_exist=True)
+    found = _Findings()
+    try:
+        revision, head = migrations.current(engine), migrations.head()
+        if revision != head:
+            found.check(False, Mismatch("schema revision", head, revision))
+            return _report(describe(url), [], found, started)
+        with engine.connect() as conn:
+            _database_checks(conn, found)
+            sims = _simulations(conn)
+            counts = _central_counts(conn)
+            _recorded_checks(sims, counts, found)
+        _source_checks(engine, sims, counts, sources, found, on_simulation)
+    finally:
+        engine.dispose()
+    return _report(describe(url), list(sims), found, started)
+
+
+def _report(name: str, sims: list[str], found: _Findings, started: float) -> VerifyReport:
+    return VerifyReport(
+        target=name,
+        simulations=tuple(sims),
+        cells=dict(sorted(found.cells.items())),
+        mismatches=tuple(found.mismatches),
+        notes=tuple(found.notes),
+        rows_compared=found.rows,
+        seconds=time.perf_counter() - started,
+        sources_compared=tuple(found.compared),
+    )
+
+
+def _database_checks(conn: Connection, found: _Findings) -> None:
+    if conn.dialect.name == "sqlite":
+        integrity = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+        found.check(integrity == ["ok"], Mismatch("integrity_check", "ok", "; ".join(integrity)))
+        violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        found.check(not violations, Mismatch("foreign_key_check", 0, len(violations)))
+    known = select(SIMULATIONS.c.simulation_id)
+    for name in DATA_TABLES:
+        table = metadata.tables[name]
+        orphans = conn.execute(
+            select(func.count()).select_from(table).where(table.c.simulation_id.not_in(known))
+        ).scalar_one()
+        found.check(
+            orphans == 0,
+            Mismatch("rows whose simulation_id is not in simulations", 0, orphans, table=name),
+        )
+
+
+@dataclass(frozen=True)
+class _Simulation:
+    origin: str
+    source_path: str | None
+    sha256: str | None
+    counts: dict[str, int] | None
+    legacy: dict[str, object]
+
+
+def _simulations(conn: Connection) -> dict[str, _Simulation]:
+    from consolidate.legacy.mapping import SIMULATION_ROW
+
+    legacy_columns = sorted(set(SIMULATION_ROW.values()))
+    rows = conn.execute(
+        select(
+            SIMULATIONS.c.simulation_id,
+            SIMULATIONS.c.origin,
+            SIMULATIONS.c.source_path,
+            SIMULATIONS.c.source_sha256,
+            SIMULATIONS.c.source_row_counts,
+            *(SIMULATIONS.c[c] for c in legacy_columns),
+        ).order_by(SIMULATIONS.c.simulation_id)
+    )
+    sims = {}
+    for row in rows:
+        counts = json.loads(row.source_row_counts) if row.source_row_counts else None
+        legacy = {c: row._mapping[c] for c in legacy_columns}
+        sims[row.simulation_id] = _Simulation(
+            row.origin, row.source_path, row.source_sha256, counts, legacy
+        )
+    return sims
+
+
+def _central_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """Rows per simulation and table: one grouped scan per table."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for name in DATA_TABLES:
+        table = metadata.tables[name]
+        query = select(table.c.simulation_id, func.count()).group_by(table.c.simulation_id)
+        for sim, rows in conn.execute(query):
+            counts[sim][name] = rows
+    return counts
+
+
+def _recorded_checks(
+    sims: dict[str, _Simulation], counts: dict[str, dict[str, int]], found: _Findings
+) -> None:
+    for sim, record in sims.items():
+        if record.origin != "merge":
+            continue
+        missing = [
+            label
+            for label, value in (
+                ("source_path", record.source_path),
+                ("source_sha256", record.sha256),
+                ("source_row_counts", record.counts),
+            )
+            if value is None
+        ]
+        found.check(not missing, Mismatch("provenance", "recorded", f"missing {missing}", sim))
+        recorded = record.counts or {}
+        for table in sorted(set(recorded) | set(counts.get(sim, {}))):
+            have = counts.get(sim, {}).get(table, 0)
+            want = recorded.get(table, 0)
+            found.check(have == want, Mismatch("rows vs recorded count", want, have, sim, table))
+
+
+def _source_checks(
+    engine: Engine,
+    sims: dict[str, _Simulation],
+    counts: dict[str, dict[str, int]],
+    sources: Sequence[str],
+    found: _Findings,
+    on_simulation: Callable[[str], None] | None,
+) -> None:
+    by_sha = {r.sha256: s for s, r in sims.items() if r.sha256}
+    if sources:
+        plan: list[tuple[str | None, Path]] = []
+        for source in discover(sources):
+            try:
+                with open_source(source.path, check=False) as opened:
+                    plan.append((by_sha.get(opened.sha256), source.path))
+            except SourceError as exc:
+                found.check(False, Mismatch("source readable", "a readable source", exc.reason))
+        for sim, path in plan:
+            if sim is None:
+                found.check(False, Mismatch("source merged", "in the target", f"absent: {path}"))
+    else:
+        plan = []
+        for sim, record in sims.items():
+            if record.origin != "merge" or not record.source_path:
+                continue
+            if Path(record.source_path).is_file():
+                plan.append((sim, Path(record.source_path)))
+            else:
+                found.notes.append(
+                    f"{sim}: source {record.source_path} no longer exists; "
+                    "checked against the recorded counts only"
+                )
+    for sim, path in plan:
+        if sim is None:
+            continue
+        if on_simulation is not None:
+            on_simulation(sim)
+        _compare_source(engine, sim, sims[sim], path, counts.get(sim, {}), found)
+
+
+def _compare_source(
+    engine: Engine,
+    sim: str,
+    record: _Simulation,
+    path: Path,
+    counts: dict[str, int],
+    found: _Findings,
+) -> None:
+    try:
+        with open_source(path) as opened:
+            if opened.sha256 != record.sha256:
+                found.check(False, Mismatch("source sha256", record.sha256, opened.sha256, sim))
+                return
+            found.compared.append(str(path))
+            _compare_simulation_row(opened, record, sim, found)
+            if engine.dialect.name != "sqlite":
+                found.notes.append(f"{sim}: row contents are compared on SQLite targets only")
+                return
+            with engine.connect() as conn, sqlite_sink.attached(conn, opened):
+                own = opened.own_simulation_id() or sim
+                for mapping in opened.mapping.tables:
+                    _compare_table(conn, mapping, sim, own, counts, found)
+    except SourceError as exc:
+        found.check(False, Mismatch("source readable", "a readable source", exc.reason, sim))
+
+
+def _compare_simulation_row(
+    opened: OpenSource, record: _Simulation, sim: str, found: _Findings
+) -> None:
+    legacy = opened.simulation_row() or {}
+    for column, value in legacy.items():
+        have = record.legacy.get(column)
+        mismatch = Mismatch(f"simulations.{column}", value, have, sim, "simulations")
+        found.check(have == value, mismatch)
+
+
+def _compare_table(
+    conn: Connection,
+    mapping: TableMapping,
+    sim: str,
+    own: str,
+    counts: dict[str, int],
+    found: _Findings,
+) -> None:
+    raw = sqlite_sink.driver(conn)
+    table = mapping.central_table
+    params = {"sim": sim, "own": own}
+    (source_rows,) = raw.execute(mapping.count_sql(sqlite_sink.ALIAS)).fetchone()
+    found.check(
+        source_rows == counts.get(table, 0),
+        Mismatch("rows in source vs target", source_rows, counts.get(table, 0), sim, table),
+    )
+    legacy = mapping.select_sql(sqlite_sink.ALIAS)
+    columns = ", ".join(quote(c) for c in mapping.central_columns)
+    central = f"SELECT {columns} FROM main.{quote(table)} WHERE simulation_id = :sim"
+    (lost,) = raw.execute(f"SELECT count(*) FROM ({legacy} EXCEPT {central})", params).fetchone()
+    (extra,) = raw.execute(f"SELECT count(*) FROM ({central} EXCEPT {legacy})", params).fetchone()
+    found.rows += source_rows + counts.get(table, 0)
+    found.check(
+        lost == 0 and extra == 0,
+        Mismatch(
+            "row contents",
+            "identical rows",
+            f"{lost} source rows missing or changed, {extra} target rows not in the source",
+            sim,
+            table,
+        ),
+    )
