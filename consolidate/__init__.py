@@ -5,9 +5,39 @@ The command line (``consolidate``) is a thin layer over the functions re-exporte
 
 from importlib.metadata import PackageNotFoundError, version
 
+from consolidate.errors import (
+    ConsolidateError,
+    SchemaOutOfDate,
+    SourceError,
+    TargetError,
+    UsageError,
+)
+from consolidate.inspection import SourceReport, inspect
+from consolidate.ledger import OnConflict
+from consolidate.merging import merge
+from consolidate.report import MergeReport, SourceOutcome, TableSummary
+from consolidate.verification import Mismatch, VerifyReport, verify
+
 try:
     __version__ = version("consolidate")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ConsolidateError",
+    "MergeReport",
+    "Mismatch",
+    "OnConflict",
+    "SchemaOutOfDate",
+    "SourceError",
+    "SourceOutcome",
+    "SourceReport",
+    "TableSummary",
+    "TargetError",
+    "UsageError",
+    "VerifyReport",
+    "__version__",
+    "inspect",
+    "merge",
+    "verify",
+]
