@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from consolidate.schema import DATA_TABLES, metadata
 
@@ -44,12 +45,16 @@ def decide(
     conn: Connection,
     *,
     simulation_id: str,
-    sha256: str,
+    sha256: Callable[[], str],
     source_path: str,
     replace: bool,
     on_conflict: OnConflict,
 ) -> Decision:
-    """Decide what to do with one source, reading the ledger inside the caller's transaction."""
+    """Decide what to do with one source, reading the ledger inside the caller's transaction.
+
+    ``sha256`` is called only when the simulation_id is already taken: for a new id the hash is
+    computed beside the copy, and :func:`twin` then looks for the same bytes under another id.
+    """
     sims = SIMULATIONS
     row = conn.execute(
         select(sims.c.source_sha256, sims.c.source_path, sims.c.origin).where(
@@ -57,13 +62,8 @@ def decide(
         )
     ).first()
     if row is None:
-        twin = conn.execute(
-            select(sims.c.simulation_id).where(sims.c.source_sha256 == sha256).limit(1)
-        ).scalar()
-        if twin is not None:
-            return Decision("skip", simulation_id, f"identical content already merged as {twin}")
         return Decision("merge", simulation_id)
-    if row.source_sha256 == sha256:
+    if row.source_sha256 == sha256():
         return Decision("skip", simulation_id, ALREADY_MERGED)
     if row.origin == "merge" and row.source_path == source_path:
         if replace:
@@ -83,6 +83,28 @@ def decide(
         simulation_id,
         f"simulation_id {simulation_id} already belongs to {holder}; "
         "use --on-conflict rename or skip",
+    )
+
+
+def twin(conn: Connection, sha256: str, *, besides: str) -> str | None:
+    """Another simulation merged from identical bytes, if any."""
+    return conn.execute(
+        select(SIMULATIONS.c.simulation_id)
+        .where(SIMULATIONS.c.source_sha256 == sha256, SIMULATIONS.c.simulation_id != besides)
+        .limit(1)
+    ).scalar()
+
+
+def twin_reason(simulation_id: str) -> str:
+    return f"identical content already merged as {simulation_id}"
+
+
+def seal(conn: Connection, simulation_id: str, sha256: str) -> None:
+    """Set the hash of a simulation recorded before its source was hashed."""
+    conn.execute(
+        update(SIMULATIONS)
+        .where(SIMULATIONS.c.simulation_id == simulation_id)
+        .values(source_sha256=sha256)
     )
 
 
@@ -131,13 +153,17 @@ def record(
     simulation_id: str,
     experiment_id: str,
     source_path: str,
-    sha256: str,
+    sha256: str | None,
     family: str,
     schema_version: str,
     counts: dict[str, int],
     legacy_row: dict[str, object] | None,
 ) -> None:
-    """Insert the provenance row; it must precede the data rows that reference it."""
+    """Insert the provenance row; it must precede the data rows that reference it.
+
+    ``sha256`` may be None while the source is still being hashed: :func:`seal` sets it before
+    the transaction commits, so no committed row lacks it.
+    """
     conn.execute(
         insert(SIMULATIONS).values(
             simulation_id=simulation_id,

@@ -17,7 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import URL, Engine
+from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from consolidate import ledger, migrations
@@ -98,10 +98,12 @@ def merge(
 
     job = _Job(engine, experiment, dry_run, replace, OnConflict(on_conflict), table_done)
     try:
-        if engine is not None and not dry_run:
+        if engine is None or dry_run:
+            outcomes = _run_all(files, job, jobs, on_source)
+        else:
             with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
                 ledger.ensure_experiment(conn, experiment)
-        outcomes = _run_all(files, job, jobs, on_source)
+            outcomes = _run_all(files, job, jobs, on_source)
     finally:
         if engine is not None:
             engine.dispose()
@@ -155,7 +157,7 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
     started = time.perf_counter()
     base = SourceOutcome(path=str(source.path), status="rejected")
     try:
-        with open_source(source.path) as opened:
+        with open_source(source.path, check=False) as opened:
             base = replace(
                 base,
                 family=opened.layout.family,
@@ -172,47 +174,78 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
 
 def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
     counts = _count_rows(opened)
-    rows = dict(counts)
     problems = blocking_problems(opened, _legacy_counts(opened))
     if problems:
-        return replace(base, reason="; ".join(problems), rows=rows)
+        return replace(base, reason="; ".join(problems), rows=counts)
     legacy_row = opened.simulation_row()
-    sim = base.simulation_id or ""
     if job.engine is None:  # dry run on an absent target: everything would be merged
-        return replace(base, status="planned", reason="would merge", rows=rows)
+        opened.check_integrity()
+        return replace(base, status="planned", reason="would merge", rows=counts)
     with job.engine.connect().execution_options(write_lock=not job.dry_run) as conn:
         if job.dry_run:
-            with conn.begin():
-                decision = _decide(conn, opened, sim, job)
-            status = "planned" if decision.action in ("merge", "replace") else decision.action
-            status = {"skip": "skipped", "reject": "rejected"}.get(status, status)
-            reason = decision.reason or f"would {decision.action}"
-            return replace(
-                base, status=status, simulation_id=decision.simulation_id, reason=reason, rows=rows
-            )
-        with sqlite_sink.attached(conn, opened), conn.begin():
-            decision = _decide(conn, opened, sim, job)
-            if decision.action in ("skip", "reject"):
-                status = "skipped" if decision.action == "skip" else "rejected"
-                return replace(base, status=status, reason=decision.reason, rows=rows)
-            if decision.action == "replace":
-                ledger.forget(conn, decision.simulation_id)
-            ledger.record(
-                conn,
-                simulation_id=decision.simulation_id,
-                experiment_id=job.experiment_id,
-                source_path=str(opened.path),
-                sha256=opened.sha256,
-                family=opened.layout.family,
-                schema_version=opened.layout.schema_version,
-                counts=counts,
-                legacy_row=legacy_row,
-            )
-            written = sqlite_sink.copy_tables(
-                conn, opened, decision.simulation_id, sim, on_table=job.on_table
-            )
-            if written != {k: v for k, v in counts.items() if k in written}:
-                raise SourceError(str(opened.path), f"rows read {counts} but written {written}")
+            return _plan(conn, opened, replace(base, rows=counts), job)
+        try:
+            with sqlite_sink.attached(conn, opened), conn.begin():
+                return _write(conn, opened, replace(base, rows=counts), legacy_row, job)
+        except _Skipped as skipped:  # the transaction was rolled back
+            return replace(base, status="skipped", reason=str(skipped), rows=counts)
+
+
+class _Skipped(Exception):
+    """Raised inside a source's transaction to roll it back and report the source skipped."""
+
+
+def _plan(conn: Connection, opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
+    opened.check_integrity()
+    with conn.begin():
+        decision = _decide(conn, opened, base, job)
+        twin = ledger.twin(conn, opened.sha256, besides=decision.simulation_id)
+    if decision.action in ("merge", "replace") and twin is not None:
+        return replace(base, status="skipped", reason=ledger.twin_reason(twin))
+    status = {"skip": "skipped", "reject": "rejected"}.get(decision.action, "planned")
+    reason = decision.reason or f"would {decision.action}"
+    return replace(base, status=status, simulation_id=decision.simulation_id, reason=reason)
+
+
+def _write(
+    conn: Connection,
+    opened: OpenSource,
+    base: SourceOutcome,
+    legacy_row: dict[str, object] | None,
+    job: _Job,
+) -> SourceOutcome:
+    """One source's transaction: decide, record provenance, copy, check, seal."""
+    decision = _decide(conn, opened, base, job)
+    if decision.action in ("skip", "reject"):
+        status = "skipped" if decision.action == "skip" else "rejected"
+        return replace(base, status=status, reason=decision.reason)
+    if decision.action == "replace":
+        ledger.forget(conn, decision.simulation_id)
+    ledger.record(
+        conn,
+        simulation_id=decision.simulation_id,
+        experiment_id=job.experiment_id,
+        source_path=str(opened.path),
+        sha256=None,
+        family=opened.layout.family,
+        schema_version=opened.layout.schema_version,
+        counts=base.rows,
+        legacy_row=legacy_row,
+    )
+    # Hashing and the integrity check each read the whole source; they run beside the copy
+    # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checked = pool.submit(_hash_and_check, opened)
+        written = sqlite_sink.copy_tables(
+            conn, opened, decision.simulation_id, base.simulation_id or "", on_table=job.on_table
+        )
+        sha256 = checked.result()
+    twin = ledger.twin(conn, sha256, besides=decision.simulation_id)
+    if twin is not None:
+        raise _Skipped(ledger.twin_reason(twin))
+    ledger.seal(conn, decision.simulation_id, sha256)
+    if written != {table: rows for table, rows in base.rows.items() if table in written}:
+        raise SourceError(str(opened.path), f"rows read {base.rows} but written {written}")
     return replace(
         base,
         status="merged",
@@ -222,14 +255,18 @@ def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceO
     )
 
 
-def _decide(conn: object, opened: OpenSource, sim: str, job: _Job) -> ledger.Decision:
-    from sqlalchemy import Connection
+def _hash_and_check(opened: OpenSource) -> str:
+    opened.check_integrity()
+    return opened.sha256
 
-    assert isinstance(conn, Connection)
+
+def _decide(
+    conn: Connection, opened: OpenSource, base: SourceOutcome, job: _Job
+) -> ledger.Decision:
     return ledger.decide(
         conn,
-        simulation_id=sim,
-        sha256=opened.sha256,
+        simulation_id=base.simulation_id or "",
+        sha256=lambda: opened.sha256,
         source_path=str(opened.path),
         replace=job.replace,
         on_conflict=job.on_conflict,

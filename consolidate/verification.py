@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 
 from consolidate import migrations
 from consolidate.db import central_engine, describe, target_url
@@ -155,6 +155,20 @@ def _database_checks(conn: Connection, found: _Findings) -> None:
         found.check(integrity == ["ok"], Mismatch("integrity_check", "ok", "; ".join(integrity)))
         violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         found.check(not violations, Mismatch("foreign_key_check", 0, len(violations)))
+    present = {
+        table: {ix["name"] for ix in inspect(conn).get_indexes(table)} for table in metadata.tables
+    }
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            found.check(
+                index.name in present[table.name],
+                Mismatch(
+                    "index present",
+                    index.name,
+                    "missing",
+                    table=table.name,
+                ),
+            )
     known = select(SIMULATIONS.c.simulation_id)
     for name in DATA_TABLES:
         table = metadata.tables[name]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from consolidate import verify
 from fixtures.make_fixtures import generate
 from tests.helpers import ddl_of, fixture
 
@@ -76,3 +77,4 @@ def test_sigkill_then_rerun_finishes_exactly_once(tmp_path: Path, kill_after: in
     totals = json.loads(rerun.stdout)["totals"]
     assert totals["skipped"] == survived and totals["merged"] == SOURCES - survived
     assert assert_no_partial_simulation(target) == SOURCES
+    assert verify(str(target)).ok  # the indexes dropped for the bulk load are back

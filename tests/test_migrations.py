@@ -141,3 +141,7 @@ def test_plain_alembic_defaults_to_experiment_db_in_cwd(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CONSOLIDATE_DATABASE_URL"}
     _alembic("-c", str(REPO / "pyproject.toml"), "upgrade", "head", env=env, cwd=tmp_path)
     assert migrations.current(central_engine(tmp_path / "experiment.db")) == migrations.head()
+
+
+def test_head_constant_matches_the_scripts() -> None:
+    assert migrations.HEAD == migrations.head()

@@ -205,3 +205,10 @@ def test_missing_target_is_one_line_error(tmp_path: Path, runner: CliRunner) -> 
     result = runner.invoke(cli, ["verify", str(tmp_path / "none.db")])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "no such experiment database" in result.stderr
+
+
+def test_missing_index_is_caught(merged: tuple[Path, Path]) -> None:
+    target, _ = merged
+    damage(target, "DROP INDEX ix_agent_states_simulation_id_step_number")
+    (mismatch,) = verify(str(target)).mismatches
+    assert (mismatch.table, mismatch.check) == ("agent_states", "index present")

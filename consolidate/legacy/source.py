@@ -9,6 +9,7 @@ SQLite may replay the WAL or roll back the journal without touching the original
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -34,11 +35,33 @@ class OpenSource:
 
     path: Path  # the source as the user named it, absolute
     read_uri: str  # a file: URI for sqlite3.connect(uri=True) or ATTACH
-    sha256: str  # of the file's bytes, followed by its sidecar's when one is present
+    copied_sha256: str | None  # computed while copying a source that has a sidecar
     sidecar: str | None  # '-wal' or '-journal' when a pending sidecar was read through a copy
     shape: SourceShape
     layout: Layout
     mapping: SourceMapping
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Of the file's bytes, followed by its sidecar's when one is present.
+
+        Computed on first use (inspect never needs it; merge computes it beside the copy).
+        """
+        return self.copied_sha256 or _sha256([self.path])
+
+    def check_integrity(self) -> None:
+        """Run ``PRAGMA quick_check`` (a full read of the file's structure).
+
+        Raises:
+            SourceError: the check reports a problem or the file cannot be read.
+        """
+        try:
+            with _closing(self.connect()) as conn:
+                result = conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(str(self.path), _reason(exc)) from exc
+        if result != [("ok",)]:
+            raise SourceError(str(self.path), f"integrity check failed: {result[0][0]}")
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection on the source (or its private copy)."""
@@ -94,7 +117,8 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
 
     Args:
         path: the source file.
-        check: run ``PRAGMA quick_check`` (a full read of the file's structure).
+        check: run :meth:`OpenSource.check_integrity` before returning; merge passes False and
+            runs it alongside the copy instead.
 
     Raises:
         SourceError: the file is missing, empty, not SQLite, corrupt, or has no tables.
@@ -113,33 +137,33 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
     private: Path | None = None
     try:
         if sidecar is None:
-            digest = _sha256([path])
-            uri = path.as_uri() + "?immutable=1"
+            opened = _describe(path, path.as_uri() + "?immutable=1", None, None, check=check)
         else:
             private = Path(tempfile.mkdtemp(prefix="consolidate-source-"))
             copy = private / "source.db"
             digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
-            uri = copy.as_uri()
-        yield _describe(path, uri, digest, sidecar, check=check)
+            opened = _describe(path, copy.as_uri(), digest, sidecar, check=check)
+        yield opened
     finally:
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)
 
 
-def _describe(path: Path, uri: str, digest: str, sidecar: str | None, *, check: bool) -> OpenSource:
+def _describe(
+    path: Path, uri: str, digest: str | None, sidecar: str | None, *, check: bool
+) -> OpenSource:
     name = str(path)
     try:
         with _closing(sqlite3.connect(uri, uri=True, isolation_level=None)) as conn:
-            if check:
-                result = conn.execute("PRAGMA quick_check").fetchall()
-                if result != [("ok",)]:
-                    raise SourceError(name, f"integrity check failed: {result[0][0]}")
             shape = read_shape(conn)
     except sqlite3.DatabaseError as exc:
         raise SourceError(name, _reason(exc)) from exc
     if not shape.tables:
         raise SourceError(name, "a SQLite database with no tables")
-    return OpenSource(path, uri, digest, sidecar, shape, recognise(shape), map_source(shape))
+    opened = OpenSource(path, uri, digest, sidecar, shape, recognise(shape), map_source(shape))
+    if check:
+        opened.check_integrity()
+    return opened
 
 
 def _reason(exc: sqlite3.DatabaseError) -> str:
