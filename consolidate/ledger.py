@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from consolidate.schema import DATA_TABLES, metadata
 
@@ -122,19 +123,21 @@ def _free_id(conn: Connection, base: str) -> str:
 
 
 def ensure_experiment(conn: Connection, experiment_id: str) -> None:
-    """Create the experiment row if it is missing (an existing one is left as it is)."""
-    exps = EXPERIMENTS
-    if conn.execute(
-        select(exps.c.experiment_id).where(exps.c.experiment_id == experiment_id)
-    ).first():
-        return
+    """Create the experiment row if it is missing (an existing one is left as it is).
+
+    ``ON CONFLICT DO NOTHING`` rather than look-then-insert: merges started at the same moment
+    on several machines all ask for the same experiment.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        insert(exps).values(
+        dialect.insert(EXPERIMENTS)
+        .values(
             experiment_id=experiment_id,
             name=experiment_id,
             status="consolidated",
             created_at=datetime.now(UTC),
         )
+        .on_conflict_do_nothing(index_elements=["experiment_id"])
     )
 
 

@@ -23,13 +23,13 @@ from sqlalchemy.exc import DBAPIError
 from consolidate import ledger, migrations
 from consolidate.db import central_engine, describe, sqlite_path, target_url
 from consolidate.discover import SourceFile, discover
-from consolidate.errors import SourceError, UsageError
+from consolidate.errors import SourceError
 from consolidate.inspection import blocking_problems, simulation_id_for
 from consolidate.ledger import OnConflict
 from consolidate.legacy.mapping import quote
 from consolidate.legacy.source import OpenSource, open_source
 from consolidate.report import MergeReport, SourceOutcome, TableSummary
-from consolidate.sinks import sqlite as sqlite_sink
+from consolidate.sinks import Sink, for_target
 
 TableCallback = Callable[[str, int, float], None]
 
@@ -83,11 +83,6 @@ def merge(
     if on_plan is not None:
         on_plan(len(files))
     experiment = experiment_id or _default_experiment_id(url)
-    if url.get_backend_name() != "sqlite":
-        raise UsageError(
-            f"{describe(url)}: merging into PostgreSQL is not available yet; merge into a "
-            "SQLite file"
-        )
     engine = _open_target(url, dry_run=dry_run, target_path=target_path)
     seconds: dict[str, float] = defaultdict(float)
 
@@ -185,8 +180,9 @@ def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceO
         if job.dry_run:
             return _plan(conn, opened, replace(base, rows=counts), job)
         try:
-            with sqlite_sink.attached(conn, opened), conn.begin():
-                return _write(conn, opened, replace(base, rows=counts), legacy_row, job)
+            sink = for_target(conn)
+            with sink.session(conn, opened), conn.begin():
+                return _write(conn, sink, opened, replace(base, rows=counts), legacy_row, job)
         except _Skipped as skipped:  # the transaction was rolled back
             return replace(base, status="skipped", reason=str(skipped), rows=counts)
 
@@ -209,13 +205,22 @@ def _plan(conn: Connection, opened: OpenSource, base: SourceOutcome, job: _Job) 
 
 def _write(
     conn: Connection,
+    sink: Sink,
     opened: OpenSource,
     base: SourceOutcome,
     legacy_row: dict[str, object] | None,
     job: _Job,
 ) -> SourceOutcome:
-    """One source's transaction: decide, record provenance, copy, check, seal."""
+    """One source's transaction: decide, record provenance, copy, check, seal.
+
+    Two locks make concurrent merges (other processes, other machines) safe: one on the
+    simulation_id before the ledger is read, one on the content hash before looking for a twin.
+    They are always taken in that order, so two merges never wait on each other in a cycle.
+    """
+    sink.lock(conn, f"simulation:{base.simulation_id}")
     decision = _decide(conn, opened, base, job)
+    if decision.simulation_id != base.simulation_id:
+        sink.lock(conn, f"simulation:{decision.simulation_id}")
     if decision.action in ("skip", "reject"):
         status = "skipped" if decision.action == "skip" else "rejected"
         return replace(base, status=status, reason=decision.reason)
@@ -236,10 +241,11 @@ def _write(
     # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
     with ThreadPoolExecutor(max_workers=1) as pool:
         checked = pool.submit(_hash_and_check, opened)
-        written = sqlite_sink.copy_tables(
+        written = sink.copy_tables(
             conn, opened, decision.simulation_id, base.simulation_id or "", on_table=job.on_table
         )
         sha256 = checked.result()
+    sink.lock(conn, f"content:{sha256}")
     twin = ledger.twin(conn, sha256, besides=decision.simulation_id)
     if twin is not None:
         raise _Skipped(ledger.twin_reason(twin))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from consolidate.errors import SchemaOutOfDate, TargetError
 
@@ -75,6 +75,25 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
+def _create(engine: Engine) -> None:
+    """Build the schema in an empty target, once, however many processes ask at the same time.
+
+    The upgrade runs under a lock (an advisory lock on PostgreSQL, the write lock on SQLite)
+    and checks again inside it: a merge started on another machine may have just done it.
+    """
+    from alembic import command
+
+    with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": "consolidate:schema"},
+            )
+        if inspect(conn).has_table("alembic_version"):
+            return
+        command.upgrade(alembic_config(conn), "head")
+
+
 def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade the target to ``revision`` (``base`` removes every table)."""
     from alembic import command
@@ -102,7 +121,7 @@ def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
     if found is None:
         tables = set(inspect(engine).get_table_names())
         if not tables and create:
-            upgrade(engine)
+            _create(engine)
             return
         what = "tables that are not a consolidate schema" if tables else "no schema"
         raise SchemaOutOfDate(f"{name} has {what}; run: consolidate db upgrade {name}")

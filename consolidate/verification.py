@@ -23,13 +23,12 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, func, inspect, select
 
 from consolidate import migrations
+from consolidate.comparison import TableComparison, compare_tables
 from consolidate.db import central_engine, describe, target_url
 from consolidate.discover import discover
 from consolidate.errors import SourceError
-from consolidate.legacy.mapping import TableMapping, quote
 from consolidate.legacy.source import OpenSource, open_source
 from consolidate.schema import DATA_TABLES, metadata
-from consolidate.sinks import sqlite as sqlite_sink
 
 SIMULATIONS = metadata.tables["simulations"]
 
@@ -303,13 +302,10 @@ def _compare_source(
                 return
             found.compared.append(str(path))
             _compare_simulation_row(opened, record, sim, found)
-            if engine.dialect.name != "sqlite":
-                found.notes.append(f"{sim}: row contents are compared on SQLite targets only")
-                return
-            with engine.connect() as conn, sqlite_sink.attached(conn, opened):
-                own = opened.own_simulation_id() or sim
-                for mapping in opened.mapping.tables:
-                    _compare_table(conn, mapping, sim, own, counts, found)
+            own = opened.own_simulation_id() or sim
+            with engine.connect() as conn:
+                for result in compare_tables(conn, opened, sim, own):
+                    _record_comparison(result, sim, counts, found)
     except SourceError as exc:
         found.check(False, Mismatch("source readable", "a readable source", exc.reason, sim))
 
@@ -324,35 +320,16 @@ def _compare_simulation_row(
         found.check(have == value, mismatch)
 
 
-def _compare_table(
-    conn: Connection,
-    mapping: TableMapping,
-    sim: str,
-    own: str,
-    counts: dict[str, int],
-    found: _Findings,
+def _record_comparison(
+    result: TableComparison, sim: str, counts: dict[str, int], found: _Findings
 ) -> None:
-    raw = sqlite_sink.driver(conn)
-    table = mapping.central_table
-    params = {"sim": sim, "own": own}
-    (source_rows,) = raw.execute(mapping.count_sql(sqlite_sink.ALIAS)).fetchone()
+    table = result.table
+    found.rows += result.source_rows + result.target_rows
     found.check(
-        source_rows == counts.get(table, 0),
-        Mismatch("rows in source vs target", source_rows, counts.get(table, 0), sim, table),
+        result.source_rows == counts.get(table, 0),
+        Mismatch("rows in source vs target", result.source_rows, counts.get(table, 0), sim, table),
     )
-    legacy = mapping.select_sql(sqlite_sink.ALIAS)
-    columns = ", ".join(quote(c) for c in mapping.central_columns)
-    central = f"SELECT {columns} FROM main.{quote(table)} WHERE simulation_id = :sim"
-    (lost,) = raw.execute(f"SELECT count(*) FROM ({legacy} EXCEPT {central})", params).fetchone()
-    (extra,) = raw.execute(f"SELECT count(*) FROM ({central} EXCEPT {legacy})", params).fetchone()
-    found.rows += source_rows + counts.get(table, 0)
     found.check(
-        lost == 0 and extra == 0,
-        Mismatch(
-            "row contents",
-            "identical rows",
-            f"{lost} source rows missing or changed, {extra} target rows not in the source",
-            sim,
-            table,
-        ),
+        result.identical,
+        Mismatch("row contents", "identical rows", result.describe(), sim, table),
     )

@@ -25,8 +25,13 @@ def driver(conn: Connection) -> sqlite3.Connection:
     return cast(sqlite3.Connection, conn.connection.driver_connection)
 
 
+def lock(conn: Connection, key: str) -> None:
+    """Nothing to do: a writing transaction on SQLite (BEGIN IMMEDIATE) already excludes all
+    other writers."""
+
+
 @contextmanager
-def attached(conn: Connection, opened: OpenSource) -> Iterator[None]:
+def session(conn: Connection, opened: OpenSource) -> Iterator[None]:
     """Attach the source read-only for the duration; must be entered outside a transaction,
     because SQLite refuses ATTACH and DETACH (and foreign-key switches) inside one.
 
