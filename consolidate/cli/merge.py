@@ -67,6 +67,7 @@ def merge_command(
     Example:
       consolidate merge runs/ -o experiment.db
       consolidate merge 'runs/*/simulation.db' -o experiment.db -e exp1
+      consolidate merge runs/ -o postgresql+psycopg://me@dbhost/experiments --jobs 4
     """
     files = progress(quiet=quiet, desc="sources", unit="db")
     rows = progress(quiet=quiet, desc="rows", unit="row", unit_scale=True, position=1)
