@@ -69,7 +69,13 @@ def _by_except(conn: Connection, mapping: TableMapping, sim: str, own: str) -> T
     (source_rows,) = raw.execute(mapping.count_sql(sqlite_sink.ALIAS)).fetchone()
     (target_rows,) = raw.execute(f"SELECT count(*) FROM ({central})", params).fetchone()
     (lost,) = raw.execute(f"SELECT count(*) FROM ({legacy} EXCEPT {central})", params).fetchone()
-    (extra,) = raw.execute(f"SELECT count(*) FROM ({central} EXCEPT {legacy})", params).fetchone()
+    extra = 0
+    # The target's rows are unique (its primary key), and so were the source's mapped rows when
+    # they merged; with equal counts and nothing lost, the two sets are equal, so the reverse
+    # EXCEPT is needed only to describe a difference.
+    if lost or source_rows != target_rows:
+        sql = f"SELECT count(*) FROM ({central} EXCEPT {legacy})"
+        (extra,) = raw.execute(sql, params).fetchone()
     return TableComparison(mapping.central_table, source_rows, target_rows, lost, extra, True)
 
 
