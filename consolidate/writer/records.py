@@ -1,0 +1,183 @@
+"""The writer's rows in ``experiments`` and ``simulations``: creating, reopening, statuses.
+
+Every function runs inside the caller's transaction. Times in ``simulations`` are UTC ISO-8601
+text (that table keeps legacy times as text); ``experiments`` has real timestamp columns and
+gets aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from consolidate.errors import UsageError
+from consolidate.schema import metadata
+from consolidate.writer.rows import utc_now
+
+EXPERIMENTS = metadata.tables["experiments"]
+SIMULATIONS = metadata.tables["simulations"]
+ORIGIN = "writer"
+
+#: Statuses of a simulation that is not over; any other status sets ``end_time``.
+ACTIVE = frozenset({"pending", "running"})
+
+
+def parameters_json(parameters: Mapping[str, Any] | None) -> str:
+    """JSON text of a simulation's parameters; values JSON cannot hold are stored as text."""
+    return json.dumps(dict(parameters or {}), default=str)
+
+
+def ensure_experiment(
+    conn: Connection, experiment_id: str, *, name: str | None, description: str | None
+) -> None:
+    """Create the experiment, ``running``, if it is missing; set name/description if given.
+
+    ``ON CONFLICT DO NOTHING``: several processes open the same experiment at once.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    now = datetime.now(UTC)
+    conn.execute(
+        dialect.insert(EXPERIMENTS)
+        .values(
+            experiment_id=experiment_id,
+            name=name if name is not None else experiment_id,
+            description=description,
+            status="running",
+            created_at=now,
+            last_updated=now,
+        )
+        .on_conflict_do_nothing(index_elements=["experiment_id"])
+    )
+    given = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+    if given:
+        conn.execute(
+            update(EXPERIMENTS)
+            .where(EXPERIMENTS.c.experiment_id == experiment_id)
+            .values(**given, last_updated=now)
+        )
+
+
+def open_simulation(
+    conn: Connection,
+    *,
+    simulation_id: str,
+    experiment_id: str,
+    parameters: Mapping[str, Any] | None,
+    location: str,
+) -> bool:
+    """Insert the simulation as ``running``, or reopen the writer's own; true if it is new.
+
+    Reopening a simulation that has ended sets it ``running`` again with no end time and, when
+    ``parameters`` is given, replaces them (AgentFarm reused the old row silently).
+
+    Raises:
+        UsageError: the id belongs to a merged run or to another experiment, or is ``running``.
+    """
+    sims = SIMULATIONS
+    held = conn.execute(
+        select(sims.c.origin, sims.c.experiment_id, sims.c.status).where(
+            sims.c.simulation_id == simulation_id
+        )
+    ).first()
+    if held is None:
+        conn.execute(
+            sims.insert().values(
+                simulation_id=simulation_id,
+                experiment_id=experiment_id,
+                origin=ORIGIN,
+                status="running",
+                start_time=utc_now(),
+                parameters=parameters_json(parameters),
+                simulation_db_path=location,
+            )
+        )
+        return True
+    if held.origin != ORIGIN:
+        raise UsageError(
+            f"simulation {simulation_id} was merged from a legacy file; "
+            "the writer cannot add rows to it"
+        )
+    if held.experiment_id != experiment_id:
+        raise UsageError(
+            f"simulation {simulation_id} belongs to experiment {held.experiment_id}, "
+            f"not {experiment_id}"
+        )
+    if held.status == "running":
+        # Two writers numbering one simulation's rows would collide on every key.
+        raise UsageError(
+            f"simulation {simulation_id} is running: another writer may be writing it; "
+            "if its run died, mark it failed first (update_simulation_status)"
+        )
+    values: dict[str, Any] = {"status": "running", "end_time": None}
+    if parameters is not None:
+        values["parameters"] = parameters_json(parameters)
+    conn.execute(update(sims).where(sims.c.simulation_id == simulation_id).values(**values))
+    return False
+
+
+def set_simulation_status(
+    conn: Connection,
+    *,
+    simulation_id: str,
+    experiment_id: str,
+    status: str,
+    results_summary: Mapping[str, Any] | None = None,
+    only_if_running: bool = False,
+) -> bool:
+    """Set a simulation's status; a status that ends it also sets ``end_time`` (UTC).
+
+    ``only_if_running`` leaves a simulation whose status someone already set (a clean exit
+    must not overwrite an explicit ``completed`` with its summary, or ``interrupted``).
+    Returns whether a row was updated.
+
+    Raises:
+        UsageError: no such simulation in this experiment (AgentFarm ignored it silently).
+    """
+    sims = SIMULATIONS
+    values: dict[str, Any] = {"status": status}
+    values["end_time"] = None if status in ACTIVE else utc_now()
+    if results_summary is not None:
+        values["results_summary"] = json.dumps(dict(results_summary), default=str)
+    where = (sims.c.simulation_id == simulation_id) & (sims.c.experiment_id == experiment_id)
+    if only_if_running:
+        where &= sims.c.status == "running"
+    updated = conn.execute(update(sims).where(where).values(**values)).rowcount
+    if updated == 0 and not only_if_running:
+        raise UsageError(f"experiment {experiment_id} has no simulation {simulation_id}")
+    return bool(updated)
+
+
+def set_experiment_status(
+    conn: Connection,
+    experiment_id: str,
+    status: str,
+    results_summary: Mapping[str, Any] | None = None,
+) -> None:
+    """Set the experiment's status and ``last_updated``; name and description are untouched."""
+    values: dict[str, Any] = {"status": status, "last_updated": datetime.now(UTC)}
+    if results_summary is not None:
+        values["results_summary"] = json.dumps(dict(results_summary), default=str)
+    conn.execute(
+        update(EXPERIMENTS).where(EXPERIMENTS.c.experiment_id == experiment_id).values(**values)
+    )
+
+
+def simulation_ids(conn: Connection, experiment_id: str) -> list[str]:
+    query = (
+        select(SIMULATIONS.c.simulation_id)
+        .where(SIMULATIONS.c.experiment_id == experiment_id)
+        .order_by(SIMULATIONS.c.simulation_id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def failure_summary(exc: BaseException | str) -> dict[str, str]:
+    """AgentFarm's runner's ``results_summary`` for a failed run."""
+    if isinstance(exc, str):
+        return {"error_type": "Error", "error_message": exc}
+    return {"error_type": type(exc).__name__, "error_message": str(exc)}
