@@ -28,6 +28,11 @@ class SchemaOutOfDate(TargetError):
     """The target's schema revision is not the one this version of consolidate writes."""
 
 
+class QueryError(UsageError, ValueError):
+    """A metric, table or simulation that does not exist, or SQL that fails or tries to write;
+    a ValueError for library callers, a UsageError (one line, exit 2) for the command line."""
+
+
 class SourceError(ConsolidateError):
     """A legacy source cannot be read or mapped; the message names the file and the reason."""
 
