@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from consolidate.errors import (
     ConsolidateError,
+    QueryError,
     SchemaOutOfDate,
     SourceError,
     TargetError,
@@ -15,8 +16,16 @@ from consolidate.errors import (
 from consolidate.inspection import SourceReport, inspect
 from consolidate.ledger import OnConflict
 from consolidate.merging import merge
+from consolidate.query import ExperimentQueryTool
 from consolidate.report import MergeReport, SourceOutcome, TableSummary
 from consolidate.verification import Mismatch, VerifyReport, verify
+from consolidate.writer import (
+    DatabaseFactory,
+    DataLoggingConfig,
+    ExperimentDatabase,
+    ExperimentManager,
+    SimulationContext,
+)
 
 try:
     __version__ = version("consolidate")
@@ -25,7 +34,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "ConsolidateError",
+    "DataLoggingConfig",
+    "DatabaseFactory",
+    "ExperimentDatabase",
+    "ExperimentManager",
+    "ExperimentQueryTool",
+    "SimulationContext",
     "MergeReport",
+    "QueryError",
     "Mismatch",
     "OnConflict",
     "SchemaOutOfDate",

@@ -123,6 +123,11 @@ def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
         if not tables and create:
             _create(engine)
             return
+        # Another process may have built the schema between the two reads above.
+        found = current(engine)
+        if found == HEAD:
+            return
+    if found is None:
         what = "tables that are not a consolidate schema" if tables else "no schema"
         raise SchemaOutOfDate(f"{name} has {what}; run: consolidate db upgrade {name}")
     from alembic.script import ScriptDirectory

@@ -28,18 +28,29 @@ def test_first_screen_has_exactly_the_two_commands() -> None:
     assert "<!-- test-command -->" in ci and "<!-- test-command -->\n```sh\n" in README
 
 
-def test_library_example_runs(tmp_path: Path) -> None:
-    (example,) = code_blocks("python")
+def test_every_python_example_runs(tmp_path: Path) -> None:
+    """In order, after the README's first command, in one folder holding the fixtures."""
     shutil.copytree(FIXTURES, tmp_path / "fixtures")
-    done = subprocess.run(
-        [sys.executable, "-c", example],
+    merged = subprocess.run(
+        [sys.executable, "-m", "consolidate", "merge", "fixtures/legacy", "-o", "experiment.db"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    assert done.returncode == 0, done.stderr
-    assert "15 merged, 0 rejected" in done.stdout
+    assert merged.returncode == 0, merged.stderr
+    outputs = []
+    for example in code_blocks("python"):
+        done = subprocess.run(
+            [sys.executable, "-c", example],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert done.returncode == 0, f"{example}\n{done.stderr}"
+        outputs.append(done.stdout)
+    assert len(outputs) == 3
+    assert "15 merged, 0 rejected" in outputs[0]
 
 
 def test_merge_transcript_matches_a_real_run(tmp_path: Path) -> None:

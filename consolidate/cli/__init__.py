@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from consolidate.cli.analysis import plot_command, query_command, summary_command
 from consolidate.cli.db import db
 from consolidate.cli.inspect import inspect_command
 from consolidate.cli.merge import merge_command
@@ -26,6 +27,9 @@ def cli() -> None:
 cli.add_command(merge_command)
 cli.add_command(inspect_command)
 cli.add_command(verify_command)
+cli.add_command(summary_command)
+cli.add_command(query_command)
+cli.add_command(plot_command)
 cli.add_command(db)
 
 
