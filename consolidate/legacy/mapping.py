@@ -11,8 +11,9 @@ into COPY; verify runs it again to compare. Each output column is one of:
   f1 ``state_id`` -> ``id``;
 - converted: the legacy declared type has another SQLite affinity than the central column, so the
   expression applies the central affinity explicitly (integer agent ids become text ``'7'``,
-  integer amounts become reals). Writing it out makes the SELECT produce exactly the stored value,
-  which is what lets verify compare both sides;
+  integer amounts become reals; a real bound for a text column becomes its exact decimal text,
+  where SQLite's own conversion would keep only 15 digits). Writing it out makes the SELECT
+  produce exactly the stored value, which is what lets verify compare both sides;
 - derived: ``simulation_id`` (``:sim``, the id the run gets; a row may carry ``:own``, the file's
   own id, or nothing; a row carrying another id yields NULL and the NOT NULL constraint rejects
   the source rather than mislabel it), f1 ``step_number`` from
@@ -182,8 +183,15 @@ def convert(expr: str, legacy: str, central: str) -> str:
     if legacy == central or (legacy == "NUMERIC" and central == "INTEGER"):
         return expr
     if central == "TEXT":
-        numeric = f"typeof({expr}) IN ('integer', 'real')"
-        return f"CASE WHEN {numeric} THEN CAST({expr} AS TEXT) ELSE {expr} END"
+        # SQLite renders a real as text with 15 significant digits, which can round it; the
+        # 17-digit form is used whenever the short one would not read back as the same number.
+        short = f"CAST({expr} AS TEXT)"
+        exact = f"printf('%!.17g', {expr})"
+        return (
+            f"CASE typeof({expr}) WHEN 'integer' THEN {short} "
+            f"WHEN 'real' THEN CASE WHEN CAST({short} AS REAL) = {expr} THEN {short} "
+            f"ELSE {exact} END ELSE {expr} END"
+        )
     if central == "REAL":
         return f"CASE WHEN typeof({expr}) = 'integer' THEN CAST({expr} AS REAL) ELSE {expr} END"
     if central == "INTEGER":

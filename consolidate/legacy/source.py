@@ -47,7 +47,12 @@ class OpenSource:
 
         Computed on first use (inspect never needs it; merge computes it beside the copy).
         """
-        return self.copied_sha256 or _sha256([self.path])
+        if self.copied_sha256:
+            return self.copied_sha256
+        try:
+            return _sha256([self.path])
+        except OSError as exc:
+            raise SourceError(str(self.path), f"cannot be read ({exc.strerror or exc})") from exc
 
     def check_integrity(self) -> None:
         """Run ``PRAGMA quick_check`` (a full read of the file's structure).
@@ -84,13 +89,19 @@ class OpenSource:
         Raises:
             SourceError: the table holds several rows (an experiment database, not a run).
         """
-        from consolidate.legacy.mapping import SIMULATION_ROW, quote
+        from consolidate.legacy.mapping import SIMULATION_ROW, affinity, convert, quote
 
         table = self.mapping.simulation_table
         if table is None:
             return None
-        names = [c.name for c in table.columns]
-        select = ", ".join(quote(n) for n in names)
+        columns = [c for c in table.columns if c.name in SIMULATION_ROW]  # others: homeless
+        names = [c.name for c in columns]
+        # The central columns are text except iteration_number: the same conversions as the
+        # data tables, so an integer id becomes '7' and a real keeps every digit.
+        select = ", ".join(
+            convert(quote(c.name), affinity(c.declared_type), _central_affinity(c.name))
+            for c in columns
+        )
         with _closing(self.connect()) as conn:
             rows = conn.execute(f"SELECT {select} FROM {quote(table.name)} LIMIT 2").fetchall()
         if len(rows) > 1:
@@ -101,14 +112,14 @@ class OpenSource:
             )
         if not rows:
             return None
-        return {SIMULATION_ROW[n]: _as_text_id(n, v) for n, v in zip(names, rows[0], strict=True)}
+        return {SIMULATION_ROW[n]: v for n, v in zip(names, rows[0], strict=True)}
 
 
-def _as_text_id(name: str, value: object) -> object:
-    # Integer-era simulation and experiment ids are ids, not numbers: they are kept as text.
-    if name in ("simulation_id", "experiment_id") and isinstance(value, int):
-        return str(value)
-    return value
+def _central_affinity(legacy_column: str) -> str:
+    from consolidate.legacy.mapping import SIMULATION_ROW, central_affinity
+    from consolidate.schema import metadata
+
+    return central_affinity(metadata.tables["simulations"], SIMULATION_ROW[legacy_column])
 
 
 @contextmanager
@@ -124,6 +135,18 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
         SourceError: the file is missing, empty, not SQLite, corrupt, or has no tables.
     """
     path = path.resolve()
+    private = Path(tempfile.mkdtemp(prefix="consolidate-source-"))
+    try:
+        try:
+            opened = _open(path, private, check=check)
+        except OSError as exc:  # permission denied, an I/O error, a full disk for the copy
+            raise SourceError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
+        yield opened
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _open(path: Path, private: Path, *, check: bool) -> OpenSource:
     name = str(path)
     if not path.is_file():
         raise SourceError(name, "no such file")
@@ -134,19 +157,11 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
     if header != SQLITE_HEADER:
         raise SourceError(name, "not a SQLite database (no SQLite header)")
     sidecar = next((s for s in SIDECARS if _nonempty(Path(name + s))), None)
-    private: Path | None = None
-    try:
-        if sidecar is None:
-            opened = _describe(path, path.as_uri() + "?immutable=1", None, None, check=check)
-        else:
-            private = Path(tempfile.mkdtemp(prefix="consolidate-source-"))
-            copy = private / "source.db"
-            digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
-            opened = _describe(path, copy.as_uri(), digest, sidecar, check=check)
-        yield opened
-    finally:
-        if private is not None:
-            shutil.rmtree(private, ignore_errors=True)
+    if sidecar is None:
+        return _describe(path, path.as_uri() + "?immutable=1", None, None, check=check)
+    copy = private / "source.db"
+    digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
+    return _describe(path, copy.as_uri(), digest, sidecar, check=check)
 
 
 def _describe(
