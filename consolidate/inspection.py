@@ -90,7 +90,30 @@ def blocking_problems(opened: OpenSource, counts: dict[str, int]) -> list[str]:
     for name in opened.mapping.unknown_tables:
         if counts.get(name):
             problems.append(f"unknown table {name} holds {counts[name]} rows with no home")
+    problems += _repeated_steps(opened)
     return problems
+
+
+def _repeated_steps(opened: OpenSource) -> list[str]:
+    """Steps the central key ``(simulation_id, step_number)`` cannot hold twice.
+
+    f1 keyed its steps by ``step_id`` and f5 by ``(step_number, simulation_id)``, so a file may
+    repeat a step_number (or repeat it with an empty simulation_id that merge fills in).
+    """
+    steps = next((t for t in opened.mapping.tables if t.central_table == "simulation_steps"), None)
+    if steps is None:
+        return []
+    with closing(opened.connect()) as conn:
+        (repeated,) = conn.execute(
+            f"SELECT count(step_number) - count(DISTINCT step_number) "
+            f"FROM {quote(steps.legacy_table)}"
+        ).fetchone()
+    if not repeated:
+        return []
+    return [
+        f"{steps.legacy_table} repeats {repeated} step_number values, which the central key "
+        "(simulation_id, step_number) cannot hold twice"
+    ]
 
 
 def _report(source: SourceFile, opened: OpenSource) -> SourceReport:

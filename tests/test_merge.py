@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from consolidate.cli import cli
+from consolidate.inspection import inspect
 from consolidate.merging import merge
 from fixtures.make_fixtures import TRICKY_TEXTS, generate
 from tests.helpers import BROKEN, LEGACY_FIXTURES, ddl_of, fixture, snapshot, table_rows
@@ -267,3 +268,78 @@ def test_sources_that_name_nothing_are_a_usage_error(
     result = runner.invoke(cli, ["merge", str(tmp_path / argument), "-o", str(tmp_path / "e.db")])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_reals_in_text_columns_keep_every_digit(tmp_path: Path) -> None:
+    source = tmp_path / "run.db"
+    shutil.copy(fixture("f7-slim-actions__v33"), source)
+    with sqlite3.connect(source) as conn:
+        conn.execute(
+            "UPDATE interactions SET timestamp = 1732700000.1234567, "
+            "details = 0.30000000000000004 WHERE rowid = 1"
+        )
+        conn.execute("UPDATE simulations SET start_time = 1732700000.1234567")
+    target = tmp_path / "experiment.db"
+    assert merge([str(source)], str(target)).ok
+    with sqlite3.connect(target) as conn:
+        stamp, details = conn.execute(
+            "SELECT timestamp, details FROM interactions WHERE interaction_id = 1"
+        ).fetchone()
+        (start,) = conn.execute("SELECT start_time FROM simulations").fetchone()
+    assert float(stamp) == 1732700000.1234567 and float(details) == 0.30000000000000004
+    assert float(start) == 1732700000.1234567
+
+
+def test_dry_run_plans_what_the_real_run_does(tmp_path: Path, runner: CliRunner) -> None:
+    ddl = ddl_of(fixture("f7-slim-actions__v33"))
+    generate(ddl, tmp_path / "runs" / "a" / "run.db", seed=1, simulation_id="sim_same")
+    generate(ddl, tmp_path / "runs" / "b" / "run.db", seed=2, simulation_id="sim_same")
+    (tmp_path / "runs" / "c").mkdir()
+    shutil.copy(tmp_path / "runs" / "a" / "run.db", tmp_path / "runs" / "c" / "copy.db")
+    target = tmp_path / "experiment.db"
+    args = ["merge", str(tmp_path / "runs"), "-o", str(target), "--json"]
+    planned = json.loads(runner.invoke(cli, [*args, "--dry-run"]).stdout)["sources"]
+    real = json.loads(runner.invoke(cli, args).stdout)["sources"]
+    as_done = {"planned": "merged"}
+    assert [as_done.get(s["status"], s["status"]) for s in planned] == [s["status"] for s in real]
+    assert sorted(s["status"] for s in real) == ["merged", "rejected", "skipped"]
+
+
+def test_a_renamed_simulation_is_skipped_then_replaced_by_path(tmp_path: Path) -> None:
+    ddl = ddl_of(fixture("f7-slim-actions__v33"))
+    a = generate(ddl, tmp_path / "a" / "run.db", seed=1, simulation_id="sim_same")
+    b = generate(ddl, tmp_path / "b" / "run.db", seed=2, simulation_id="sim_same")
+    target = tmp_path / "experiment.db"
+    assert merge([str(a.path), str(b.path)], str(target), on_conflict="rename").ok
+    (again,) = merge([str(b.path)], str(target), on_conflict="rename").sources
+    assert again.status == "skipped" and again.reason == "already merged as sim_same~2"
+    with sqlite3.connect(b.path) as conn:
+        conn.execute("DELETE FROM agent_actions WHERE action_id = 1")
+    (changed,) = merge([str(b.path)], str(target), on_conflict="rename").sources
+    assert changed.status == "rejected" and "--replace" in (changed.reason or "")
+    (replaced,) = merge([str(b.path)], str(target), on_conflict="rename", replace=True).sources
+    assert (replaced.status, replaced.simulation_id) == ("merged", "sim_same~2")
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT count(*) FROM simulations").fetchone()[0] == 2
+
+
+def test_repeated_step_numbers_are_named_before_merge(tmp_path: Path) -> None:
+    source = tmp_path / "run.db"
+    shutil.copy(fixture("f1-raw-stepid__v02"), source)
+    with sqlite3.connect(source) as conn:
+        conn.execute("INSERT INTO SimulationSteps (step_number) VALUES (2)")
+    (report,) = inspect([str(source)])
+    assert not report.mergeable
+    assert any("repeats 1 step_number values" in p for p in report.problems)
+    (outcome,) = merge([str(source)], str(tmp_path / "e.db")).sources
+    assert outcome.status == "rejected" and "repeats 1 step_number" in (outcome.reason or "")
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_an_unreadable_source_is_rejected_and_the_others_merge(tmp_path: Path) -> None:
+    runs = copy_fixtures(tmp_path / "runs", "f8-consolidated__v40")
+    (runs / "unreadable.db").symlink_to("/proc/self/mem")  # every read fails with EIO
+    report = merge([str(runs)], str(tmp_path / "e.db"))
+    statuses = sorted((s.status, s.reason or "") for s in report.sources)
+    assert statuses[0][0] == "merged"
+    assert statuses[1][0] == "rejected" and statuses[1][1].startswith("cannot be read")
