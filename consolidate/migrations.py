@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
+from consolidate.db import describe
 from consolidate.errors import SchemaOutOfDate, TargetError
 
 if TYPE_CHECKING:  # alembic is imported lazily so `consolidate --help` stays fast
@@ -57,22 +59,49 @@ def head() -> str:
 
 
 def current(engine: Engine) -> str | None:
-    """The revision the target is at, or ``None`` for a database without our schema."""
-    with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    """The revision the target is at, or ``None`` for a database without our schema.
+
+    Raises:
+        TargetError: the target cannot be opened or read (named, with the reason).
+    """
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    except DBAPIError as exc:
+        reason = (str(exc.orig).splitlines() or ["cannot be opened"])[0]
+        raise TargetError(f"{describe(engine.url)}: {reason}") from exc
     if len(versions) > 1:  # branches are never shipped; a target with two is not ours
         raise TargetError(f"the target is at several schema revisions: {versions}")
     return versions[0][0] if versions else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the target (creating the schema in an empty one) inside one transaction."""
+    """Upgrade the target (creating the schema in an empty one) inside one transaction.
+
+    Raises:
+        TargetError: the target holds tables of its own and no schema revision.
+    """
     from alembic import command
 
+    if current(engine) is None:
+        refuse_foreign(engine)
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+def refuse_foreign(engine: Engine) -> None:
+    """Refuse a target without our schema that holds tables of its own (a legacy run, say).
+
+    Raises:
+        TargetError: naming the target.
+    """
+    if set(inspect(engine).get_table_names()) - {"alembic_version"}:
+        raise TargetError(
+            f"{describe(engine.url)} is not a consolidate experiment database (it holds other "
+            "tables and no schema revision); choose a new file or an empty database"
+        )
 
 
 def _create(engine: Engine) -> None:
@@ -128,8 +157,8 @@ def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
         if found == HEAD:
             return
     if found is None:
-        what = "tables that are not a consolidate schema" if tables else "no schema"
-        raise SchemaOutOfDate(f"{name} has {what}; run: consolidate db upgrade {name}")
+        refuse_foreign(engine)
+        raise SchemaOutOfDate(f"{name} has no schema; run: consolidate db upgrade {name}")
     from alembic.script import ScriptDirectory
 
     known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}

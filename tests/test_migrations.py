@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,9 @@ from sqlalchemy import inspect, text
 from consolidate import migrations
 from consolidate.cli import cli
 from consolidate.db import central_engine
-from consolidate.errors import SchemaOutOfDate
+from consolidate.errors import SchemaOutOfDate, TargetError
 from consolidate.schema import DATA_TABLES
-from tests.conftest import REPO
+from tests.conftest import FIXTURES, REPO
 
 
 def test_single_head() -> None:
@@ -92,9 +93,38 @@ def test_gate_refuses_foreign_tables(tmp_path: Path) -> None:
     engine = central_engine(tmp_path / "other.db")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE notes (x)"))
-    with pytest.raises(SchemaOutOfDate, match="consolidate db upgrade"):
+    with pytest.raises(TargetError, match="not a consolidate experiment database"):
         migrations.require_current(engine, name="other.db")
+    with pytest.raises(TargetError, match="not a consolidate experiment database"):
+        migrations.upgrade(engine)
     engine.dispose()
+
+
+def test_commands_leave_a_foreign_sqlite_file_byte_identical(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    legacy = tmp_path / "legacy.db"
+    shutil.copy(FIXTURES / "legacy" / "f2-raw-pascal__v11.db", legacy)
+    before = legacy.read_bytes()
+    for args in (
+        ["verify", str(legacy)],
+        ["db", "current", str(legacy)],
+        ["db", "upgrade", str(legacy)],
+        ["merge", str(FIXTURES / "legacy"), "-o", str(legacy)],
+    ):
+        result = runner.invoke(cli, args)
+        assert result.exit_code != 0, args
+        assert "Traceback" not in result.output and len(result.stderr.splitlines()) >= 1
+    assert legacy.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["legacy.db"]
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path, runner: CliRunner) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("not a database\n" * 100)
+    result = runner.invoke(cli, ["verify", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {target}: ") and result.stderr.count("\n") == 1
 
 
 def test_db_commands_report_head(runner: CliRunner, any_target: str) -> None:

@@ -47,6 +47,8 @@ def db_current(target: str) -> None:
     try:
         found = migrations.current(engine)
         wanted = migrations.head()
+        if found is None:
+            migrations.refuse_foreign(engine)
     finally:
         engine.dispose()
     state = "(head)" if found == wanted else f"(head is {wanted}; run: consolidate db upgrade)"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from tqdm import tqdm
 
 from consolidate.errors import ConsolidateError
@@ -28,9 +28,11 @@ class ConsolidateGroup(click.Group):
         except ConsolidateError as exc:
             failure = _UsageFailure if exc.exit_code == 2 else click.ClickException
             raise failure(str(exc)) from exc
-        except DBAPIError as exc:
+        except SQLAlchemyError as exc:
             # Anything the library did not anticipate still gets one line, never a traceback.
-            raise click.ClickException(f"database error: {str(exc.orig).splitlines()[0]}") from exc
+            original = exc.orig if isinstance(exc, DBAPIError) else exc
+            reason = (str(original).splitlines() or [type(exc).__name__])[0]
+            raise click.ClickException(f"database error: {reason}") from exc
 
 
 def progress(*, quiet: bool, **kwargs: Any) -> tqdm[Any]:
