@@ -57,6 +57,23 @@ def decide(
     computed beside the copy, and :func:`twin` then looks for the same bytes under another id.
     """
     sims = SIMULATIONS
+    earlier = conn.execute(
+        select(sims.c.simulation_id, sims.c.source_sha256).where(
+            sims.c.origin == "merge",
+            sims.c.source_path == source_path,
+            sims.c.simulation_id != simulation_id,
+        )
+    ).first()
+    if earlier is not None:  # this file was merged before under another id (--on-conflict rename)
+        if earlier.source_sha256 == sha256():
+            return Decision("skip", earlier.simulation_id, f"already merged as {earlier[0]}")
+        if replace:
+            return Decision("replace", earlier.simulation_id, "content changed since it was merged")
+        return Decision(
+            "reject",
+            earlier.simulation_id,
+            "content changed since it was merged; pass --replace to merge it again",
+        )
     row = conn.execute(
         select(sims.c.source_sha256, sims.c.source_path, sims.c.origin).where(
             sims.c.simulation_id == simulation_id

@@ -8,7 +8,9 @@ back and the next one goes on.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -18,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import URL, Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from consolidate import ledger, migrations
 from consolidate.db import central_engine, describe, sqlite_path, target_url
@@ -28,6 +30,7 @@ from consolidate.inspection import blocking_problems, simulation_id_for
 from consolidate.ledger import OnConflict
 from consolidate.legacy.mapping import quote
 from consolidate.legacy.source import OpenSource, open_source
+from consolidate.planning import Plan
 from consolidate.report import MergeReport, SourceOutcome, TableSummary
 from consolidate.sinks import Sink, for_target
 
@@ -38,10 +41,11 @@ TableCallback = Callable[[str, int, float], None]
 class _Job:
     engine: Engine | None
     experiment_id: str
-    dry_run: bool
+    plan: Plan | None  # set for --dry-run
     replace: bool
     on_conflict: OnConflict
     on_table: TableCallback | None
+    write_lock: threading.Lock | None  # SQLite targets: one writing thread at a time
 
 
 def merge(
@@ -83,7 +87,7 @@ def merge(
     if on_plan is not None:
         on_plan(len(files))
     experiment = experiment_id or _default_experiment_id(url)
-    engine = _open_target(url, dry_run=dry_run, target_path=target_path)
+    engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
     seconds: dict[str, float] = defaultdict(float)
 
     def table_done(table: str, rows: int, spent: float) -> None:
@@ -91,7 +95,16 @@ def merge(
         if on_table is not None:
             on_table(table, rows, spent)
 
-    job = _Job(engine, experiment, dry_run, replace, OnConflict(on_conflict), table_done)
+    conflict = OnConflict(on_conflict)
+    job = _Job(
+        engine=engine,
+        experiment_id=experiment,
+        plan=Plan(replace=replace, on_conflict=conflict) if dry_run else None,
+        replace=replace,
+        on_conflict=conflict,
+        on_table=table_done,
+        write_lock=threading.Lock() if url.get_backend_name() == "sqlite" else None,
+    )
     try:
         if engine is None or dry_run:
             outcomes = _run_all(files, job, jobs, on_source)
@@ -117,11 +130,17 @@ def _default_experiment_id(url: URL) -> str:
     return Path(path).stem if path else (url.database or "experiment")
 
 
-def _open_target(url: URL, *, dry_run: bool, target_path: str | None) -> Engine | None:
+def _open_target(url: URL, *, dry_run: bool, target_path: str | None, jobs: int) -> Engine | None:
+    """The target's engine, at the schema head; None for a dry run on a target not made yet."""
     if dry_run and target_path is not None and not Path(target_path).is_file():
         return None  # a dry run never creates the target
-    engine = central_engine(url)
+    # One pooled connection per worker thread, so --jobs never waits on the pool.
+    engine = central_engine(url, pool_size=max(5, jobs + 1))
     try:
+        if dry_run and migrations.current(engine) is None:
+            migrations.refuse_foreign(engine)
+            engine.dispose()
+            return None  # an empty database: the real merge would create the schema
         migrations.require_current(engine, name=describe(url), create=not dry_run)
     except BaseException:
         engine.dispose()
@@ -162,7 +181,7 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
             outcome = _merge_opened(opened, base, job)
     except SourceError as exc:
         outcome = replace(base, status="rejected", reason=exc.reason)
-    except (DBAPIError, sqlite3.Error) as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:
         outcome = replace(base, status="rejected", reason=_database_reason(exc, base))
     return replace(outcome, seconds=time.perf_counter() - started)
 
@@ -173,12 +192,17 @@ def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceO
     if problems:
         return replace(base, reason="; ".join(problems), rows=counts)
     legacy_row = opened.simulation_row()
-    if job.engine is None:  # dry run on an absent target: everything would be merged
-        opened.check_integrity()
-        return replace(base, status="planned", reason="would merge", rows=counts)
-    with job.engine.connect().execution_options(write_lock=not job.dry_run) as conn:
-        if job.dry_run:
-            return _plan(conn, opened, replace(base, rows=counts), job)
+    if job.plan is not None:
+        if job.engine is None:  # the target does not exist (yet)
+            return job.plan.source(None, opened, replace(base, rows=counts))
+        with job.engine.connect() as conn:
+            return job.plan.source(conn, opened, replace(base, rows=counts))
+    assert job.engine is not None
+    with contextlib.ExitStack() as stack:
+        if job.write_lock is not None:
+            # SQLite has one writer: threads of --jobs queue here, not on the busy timeout.
+            stack.enter_context(job.write_lock)
+        conn = stack.enter_context(job.engine.connect().execution_options(write_lock=True))
         try:
             sink = for_target(conn)
             with sink.session(conn, opened), conn.begin():
@@ -189,18 +213,6 @@ def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceO
 
 class _Skipped(Exception):
     """Raised inside a source's transaction to roll it back and report the source skipped."""
-
-
-def _plan(conn: Connection, opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
-    opened.check_integrity()
-    with conn.begin():
-        decision = _decide(conn, opened, base, job)
-        twin = ledger.twin(conn, opened.sha256, besides=decision.simulation_id)
-    if decision.action in ("merge", "replace") and twin is not None:
-        return replace(base, status="skipped", reason=ledger.twin_reason(twin))
-    status = {"skip": "skipped", "reject": "rejected"}.get(decision.action, "planned")
-    reason = decision.reason or f"would {decision.action}"
-    return replace(base, status=status, simulation_id=decision.simulation_id, reason=reason)
 
 
 def _write(
@@ -296,7 +308,7 @@ def _legacy_counts(opened: OpenSource) -> dict[str, int]:
         }
 
 
-def _database_reason(exc: DBAPIError | sqlite3.Error, base: SourceOutcome) -> str:
+def _database_reason(exc: SQLAlchemyError | sqlite3.Error, base: SourceOutcome) -> str:
     original = exc.orig if isinstance(exc, DBAPIError) else exc
     text = (str(original).splitlines() or [type(original).__name__])[0]
     if "NOT NULL constraint failed" in text and text.endswith(".simulation_id"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -181,3 +182,35 @@ def test_jobs_merge_in_parallel_into_postgres(postgres_url: URL, tmp_path: Path)
     report = merge([str(runs)], rendered(postgres_url), jobs=4)
     assert report.ok and report.count("merged") == len(LEGACY_FIXTURES)
     assert len(counts_by_simulation(postgres_url)) == len(LEGACY_FIXTURES)
+
+
+def test_dry_run_on_an_empty_database_plans_and_writes_nothing(
+    postgres_url: URL, runner: CliRunner
+) -> None:
+    result = runner.invoke(
+        cli,
+        ["merge", str(fixture("f8-consolidated__v40")), "-o", rendered(postgres_url), "--dry-run"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "would merge" in result.stdout
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        tables = conn.execute(
+            text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+        )
+        assert tables.scalar_one() == 0
+    engine.dispose()
+
+
+def test_a_blob_in_a_text_column_is_rejected_not_rewritten(
+    postgres_url: URL, tmp_path: Path
+) -> None:
+    source = tmp_path / "blob.db"
+    shutil.copy(fixture("f8-consolidated__v40"), source)
+    with sqlite3.connect(source) as conn:
+        conn.execute(
+            "UPDATE agent_actions SET details = CAST('{\"k\": 1}' AS BLOB) WHERE action_id = 1"
+        )
+    (outcome,) = merge([str(source)], rendered(postgres_url)).sources
+    assert outcome.status == "rejected"
+    assert "BLOB value for details" in (outcome.reason or "")

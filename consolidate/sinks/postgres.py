@@ -16,7 +16,7 @@ import psycopg
 from sqlalchemy import Connection, text
 
 from consolidate.errors import SourceError
-from consolidate.legacy.mapping import quote
+from consolidate.legacy.mapping import TableMapping, quote
 from consolidate.legacy.source import OpenSource
 
 BATCH_ROWS = 5_000
@@ -60,6 +60,8 @@ def copy_tables(
                 with cursor.copy(statement) as copy:
                     while batch := reader.fetchmany(BATCH_ROWS):
                         for row in batch:
+                            if bytes in map(type, row):
+                                raise SourceError(str(opened.path), _blob(table, row))
                             copy.write_row(row)
                         rows += len(batch)
             except psycopg.Error as exc:
@@ -68,6 +70,15 @@ def copy_tables(
             if on_table is not None:
                 on_table(table.central_table, rows, time.perf_counter() - started)
     return written
+
+
+def _blob(table: TableMapping, row: tuple[Any, ...]) -> str:
+    # psycopg would write bytes into a text column as '\x..' hex text: a silent change of value.
+    column = table.central_columns[[type(v) for v in row].index(bytes)]
+    return (
+        f"{table.legacy_table} holds a BLOB value for {column}, which a PostgreSQL text column "
+        "cannot carry unchanged (a SQLite target keeps it)"
+    )
 
 
 def _reason(exc: psycopg.Error, table: str) -> str:
