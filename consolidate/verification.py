@@ -8,7 +8,8 @@ Three layers, each a list of named checks:
 - each source that is still there (or named on the command line): its sha256 against the one
   recorded, its rows read through the same mapping as merge against the central rows, compared
   in both directions inside the engine (``EXCEPT``), which catches a deleted row, a changed
-  number, one changed character or a row moved to another simulation.
+  number, one changed character or a row moved to another simulation; and NULL in every central
+  column (of the data tables and of the ``simulations`` row) the source has no data for.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import Connection, Engine, func, inspect, select
 
 from consolidate import migrations
 from consolidate.comparison import TableComparison, compare_tables
-from consolidate.db import central_engine, describe, target_url
+from consolidate.db import central_engine, describe, sqlite_path, target_url
 from consolidate.discover import discover
 from consolidate.errors import SourceError
 from consolidate.legacy.source import OpenSource, open_source
@@ -258,7 +259,10 @@ def _source_checks(
     by_sha = {r.sha256: s for s, r in sims.items() if r.sha256}
     if sources:
         plan: list[tuple[str | None, Path]] = []
-        for source in discover(sources):
+        # As in merge: a SQLite target inside a scanned directory is not one of its sources.
+        url = engine.url
+        target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+        for source in discover(sources, exclude=Path(target_path) if target_path else None):
             try:
                 with open_source(source.path, check=False) as opened:
                     plan.append((by_sha.get(opened.sha256), source.path))
@@ -313,9 +317,14 @@ def _compare_source(
 def _compare_simulation_row(
     opened: OpenSource, record: _Simulation, sim: str, found: _Findings
 ) -> None:
+    """The central row's legacy columns against the source's ``simulations`` row.
+
+    A column the source did not provide (no such table, no row in it, or a layout without that
+    column) must be NULL: merge wrote nothing there, so any value is not the source's.
+    """
     legacy = opened.simulation_row() or {}
-    for column, value in legacy.items():
-        have = record.legacy.get(column)
+    for column, have in record.legacy.items():
+        value = legacy.get(column)
         mismatch = Mismatch(f"simulations.{column}", value, have, sim, "simulations")
         found.check(have == value, mismatch)
 
@@ -332,4 +341,8 @@ def _record_comparison(
     found.check(
         result.identical,
         Mismatch("row contents", "identical rows", result.describe(), sim, table),
+    )
+    found.check(
+        result.unfed_rows == 0,
+        Mismatch("values in columns the source has no data for", 0, result.unfed_rows, sim, table),
     )

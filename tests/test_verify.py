@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import URL, create_engine, text
 
 from consolidate.cli import cli
 from consolidate.merging import merge
@@ -212,3 +213,102 @@ def test_missing_index_is_caught(merged: tuple[Path, Path]) -> None:
     damage(target, "DROP INDEX ix_agent_states_simulation_id_step_number")
     (mismatch,) = verify(str(target)).mismatches
     assert (mismatch.table, mismatch.check) == ("agent_states", "index present")
+
+
+F1 = "f1-raw-stepid__v02"  # no legacy simulations table: its path gives its id
+F3 = "f3-orm-intids__v20"  # a legacy simulations table with no row
+UNFED = "values in columns the source has no data for"
+
+
+@pytest.fixture
+def merged_all(tmp_path: Path) -> Path:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for path in LEGACY_FIXTURES:
+        shutil.copy(path, runs / path.name)
+    target = tmp_path / "x.db"
+    assert merge([str(runs)], str(target)).ok
+    assert verify(str(target)).ok
+    return target
+
+
+def test_values_in_columns_the_layout_does_not_feed_are_caught(merged_all: Path) -> None:
+    # f1's agents have no genome_id or generation and its steps no births: merge wrote NULL.
+    damage(
+        merged_all,
+        "UPDATE agents SET genome_id = 'INJECTED', generation = 99 WHERE simulation_id = ?",
+        F1,
+    )
+    damage(merged_all, "UPDATE simulation_steps SET births = 12345 WHERE simulation_id = ?", F1)
+    report = verify(str(merged_all))
+    named = {(m.simulation_id, m.table, m.check, m.expected, m.found) for m in report.mismatches}
+    assert named == {(F1, "agents", UNFED, 0, 4), (F1, "simulation_steps", UNFED, 0, 3)}
+    assert report.cells[(F1, "agents")] is False
+
+
+@pytest.mark.parametrize(
+    ("stem", "column", "value"),
+    [
+        ("f7-slim-actions__v33", "iteration_number", 7),  # a column its layout lacks
+        (F1, "status", "x"),  # no legacy simulations table at all
+        (F3, "status", "x"),  # a legacy simulations table with no row
+        (F3, "legacy_simulation_id", "x"),
+    ],
+    ids=str,
+)
+def test_values_the_source_never_gave_the_simulations_row_are_caught(
+    merged_all: Path, stem: str, column: str, value: object
+) -> None:
+    sim = sim_of(merged_all, stem)
+    damage(merged_all, f"UPDATE simulations SET {column} = ? WHERE simulation_id = ?", value, sim)
+    (mismatch,) = verify(str(merged_all)).mismatches
+    assert (mismatch.simulation_id, mismatch.table, mismatch.check) == (
+        sim,
+        "simulations",
+        f"simulations.{column}",
+    )
+    assert (mismatch.expected, mismatch.found) == (None, value)
+
+
+def test_target_inside_the_scanned_directory_is_not_a_source(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    runs = tmp_path / "runs"
+    (runs / "out").mkdir(parents=True)
+    for stem in (SOURCE, OTHER):
+        shutil.copy(fixture(stem), runs / f"{stem}.db")
+    target = runs / "out" / "exp.db"
+    assert merge([str(runs)], str(target)).ok
+    report = verify(str(target), [str(runs)])
+    assert report.ok, report.mismatches
+    assert len(report.sources_compared) == 2
+    result = runner.invoke(cli, ["verify", str(target), str(runs)])
+    assert result.exit_code == 0, result.output
+
+
+def test_postgres_catches_values_in_columns_the_layout_does_not_feed(postgres_url: URL) -> None:
+    target = postgres_url.render_as_string(hide_password=False)
+    assert merge([str(fixture(F1)), str(fixture(SOURCE))], target).ok
+    assert verify(target).ok
+    engine = create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE simulation_steps SET births = 12345 WHERE simulation_id = :sim"),
+                {"sim": F1},
+            )
+            conn.execute(
+                text("UPDATE simulations SET iteration_number = 7 WHERE simulation_id <> :sim"),
+                {"sim": F1},
+            )
+            sim = conn.execute(
+                text("SELECT simulation_id FROM simulations WHERE simulation_id <> :sim"),
+                {"sim": F1},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    named = {(m.simulation_id, m.table, m.check) for m in verify(target).mismatches}
+    assert named == {
+        (F1, "simulation_steps", UNFED),
+        (sim, "simulations", "simulations.iteration_number"),
+    }
