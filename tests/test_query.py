@@ -13,7 +13,7 @@ from sqlalchemy import URL, insert
 
 from consolidate import migrations
 from consolidate.db import central_engine
-from consolidate.errors import QueryError, SchemaOutOfDate, TargetError
+from consolidate.errors import QueryError, TargetError
 from consolidate.merging import merge
 from consolidate.query import METRICS, ExperimentQueryTool
 from consolidate.schema import metadata
@@ -129,8 +129,10 @@ def test_a_missing_file_is_an_error_and_stays_missing(tmp_path: Path) -> None:
 def test_a_legacy_run_file_is_not_an_experiment_database(tmp_path: Path) -> None:
     copy = tmp_path / "run.db"
     copy.write_bytes(LEGACY_FIXTURES[0].read_bytes())
-    with pytest.raises(SchemaOutOfDate, match="consolidate db upgrade"):
+    before = copy.read_bytes()
+    with pytest.raises(TargetError, match="not a consolidate experiment database"):
         ExperimentQueryTool(copy)
+    assert copy.read_bytes() == before
 
 
 def test_every_experiment_is_listed_and_a_tool_can_keep_to_one(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from consolidate import verify
-from consolidate.errors import SchemaOutOfDate, UsageError
+from consolidate.errors import TargetError, UsageError
 from consolidate.writer import DataLoggingConfig, ExperimentDatabase, ExperimentDataLogger
 from consolidate.writer import logger as logger_module
 from tests.test_writer_support import count, count_transactions, query, state
@@ -358,7 +358,7 @@ def test_an_empty_file_is_created_and_a_foreign_one_refused(tmp_path: Path) -> N
     foreign = tmp_path / "foreign.db"
     with closing(sqlite3.connect(foreign)) as conn, conn:
         conn.execute("CREATE TABLE notes (x)")
-    with pytest.raises(SchemaOutOfDate, match="consolidate db upgrade"):
+    with pytest.raises(TargetError, match="not a consolidate experiment database"):
         ExperimentDatabase(foreign, "exp")
     empty = tmp_path / "empty.db"
     empty.touch()
