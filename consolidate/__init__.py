@@ -13,12 +13,13 @@ from consolidate.errors import (
     TargetError,
     UsageError,
 )
+from consolidate.findings import Mismatch, VerifyReport
 from consolidate.inspection import SourceReport, inspect
 from consolidate.ledger import OnConflict
 from consolidate.merging import merge
 from consolidate.query import ExperimentQueryTool
 from consolidate.report import MergeReport, SourceOutcome, TableSummary
-from consolidate.verification import Mismatch, VerifyReport, verify
+from consolidate.verification import verify
 from consolidate.writer import (
     DatabaseFactory,
     DataLoggingConfig,

@@ -15,7 +15,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,10 +27,9 @@ from consolidate.discover import SourceFile, discover
 from consolidate.errors import SourceError
 from consolidate.inspection import blocking_problems, simulation_id_for
 from consolidate.ledger import OnConflict
-from consolidate.legacy.mapping import quote
 from consolidate.legacy.source import OpenSource, open_source
 from consolidate.planning import Plan
-from consolidate.report import MergeReport, SourceOutcome, TableSummary
+from consolidate.report import MergeReport, SourceOutcome, summarise
 from consolidate.sinks import Sink, for_target
 
 TableCallback = Callable[[str, int, float], None]
@@ -120,7 +118,7 @@ def merge(
         experiment_id=experiment,
         dry_run=dry_run,
         sources=tuple(outcomes),
-        tables=_summarise(outcomes, seconds),
+        tables=summarise(outcomes, seconds),
         seconds=time.perf_counter() - started,
     )
 
@@ -187,8 +185,8 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
 
 
 def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
-    counts = _count_rows(opened)
-    problems = blocking_problems(opened, _legacy_counts(opened))
+    counts = opened.row_counts()
+    problems = blocking_problems(opened, opened.unknown_table_counts())
     if problems:
         return replace(base, reason="; ".join(problems), rows=counts)
     legacy_row = opened.simulation_row()
@@ -291,23 +289,6 @@ def _decide(
     )
 
 
-def _count_rows(opened: OpenSource) -> dict[str, int]:
-    """Rows per central table, counted in the source (what verify later holds the target to)."""
-    counts: dict[str, int] = defaultdict(int)
-    with closing(opened.connect()) as conn:
-        for table in opened.mapping.tables:
-            counts[table.central_table] += conn.execute(table.count_sql()).fetchone()[0]
-    return dict(counts)
-
-
-def _legacy_counts(opened: OpenSource) -> dict[str, int]:
-    with closing(opened.connect()) as conn:
-        return {
-            name: conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
-            for name in opened.mapping.unknown_tables
-        }
-
-
 def _database_reason(exc: SQLAlchemyError | sqlite3.Error, base: SourceOutcome) -> str:
     original = exc.orig if isinstance(exc, DBAPIError) else exc
     text = (str(original).splitlines() or [type(original).__name__])[0]
@@ -315,21 +296,3 @@ def _database_reason(exc: SQLAlchemyError | sqlite3.Error, base: SourceOutcome) 
         table = text.rsplit(": ", 1)[-1].split(".")[0]
         return f"rows of {table} carry a simulation_id other than the file's {base.simulation_id!r}"
     return f"database error while merging: {text}"
-
-
-def _summarise(
-    outcomes: list[SourceOutcome], seconds: dict[str, float]
-) -> tuple[TableSummary, ...]:
-    read: dict[str, int] = defaultdict(int)
-    written: dict[str, int] = defaultdict(int)
-    rejected: dict[str, int] = defaultdict(int)
-    for outcome in outcomes:
-        for table, rows in outcome.rows.items():
-            read[table] += rows
-            if outcome.status == "merged":
-                written[table] += rows
-            elif outcome.status == "rejected":
-                rejected[table] += rows
-    return tuple(
-        TableSummary(t, read[t], written[t], rejected[t], seconds[t]) for t in sorted(read)
-    )

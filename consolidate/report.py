@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 
@@ -76,3 +77,20 @@ class MergeReport:
                 "seconds": round(self.seconds, 3),
             },
         }
+
+
+def summarise(outcomes: list[SourceOutcome], seconds: dict[str, float]) -> tuple[TableSummary, ...]:
+    """The per-table summary of a merge: rows read, written, in rejected sources, seconds."""
+    read: dict[str, int] = defaultdict(int)
+    written: dict[str, int] = defaultdict(int)
+    rejected: dict[str, int] = defaultdict(int)
+    for outcome in outcomes:
+        for table, rows in outcome.rows.items():
+            read[table] += rows
+            if outcome.status == "merged":
+                written[table] += rows
+            elif outcome.status == "rejected":
+                rejected[table] += rows
+    return tuple(
+        TableSummary(t, read[t], written[t], rejected[t], seconds[t]) for t in sorted(read)
+    )

@@ -18,7 +18,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, inspect, select
@@ -28,81 +28,11 @@ from consolidate.comparison import TableComparison, compare_tables
 from consolidate.db import central_engine, describe, sqlite_path, target_url
 from consolidate.discover import discover
 from consolidate.errors import SourceError
+from consolidate.findings import Findings, Mismatch, VerifyReport
 from consolidate.legacy.source import OpenSource, open_source
 from consolidate.schema import DATA_TABLES, metadata
 
 SIMULATIONS = metadata.tables["simulations"]
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """One failed check: where, which check, what was expected and what was found."""
-
-    check: str
-    expected: object
-    found: object
-    simulation_id: str | None = None
-    table: str | None = None
-
-    def __str__(self) -> str:
-        where = "/".join(p for p in (self.simulation_id, self.table) if p) or "database"
-        return f"{where}: {self.check}: expected {self.expected}, found {self.found}"
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "simulation_id": self.simulation_id,
-            "table": self.table,
-            "check": self.check,
-            "expected": self.expected,
-            "found": self.found,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    target: str
-    simulations: tuple[str, ...]
-    cells: dict[tuple[str, str], bool]  # (simulation_id, table) -> every check passed
-    mismatches: tuple[Mismatch, ...]
-    notes: tuple[str, ...] = ()
-    rows_compared: int = 0
-    seconds: float = 0.0
-    sources_compared: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return not self.mismatches
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "target": self.target,
-            "ok": self.ok,
-            "simulations": list(self.simulations),
-            "cells": [
-                {"simulation_id": s, "table": t, "ok": ok} for (s, t), ok in self.cells.items()
-            ],
-            "mismatches": [m.as_json() for m in self.mismatches],
-            "notes": list(self.notes),
-            "sources_compared": list(self.sources_compared),
-            "rows_compared": self.rows_compared,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-class _Findings:
-    def __init__(self) -> None:
-        self.mismatches: list[Mismatch] = []
-        self.cells: dict[tuple[str, str], bool] = {}
-        self.notes: list[str] = []
-        self.rows = 0
-        self.compared: list[str] = []
-
-    def check(self, ok: bool, mismatch: Mismatch) -> None:
-        if mismatch.simulation_id and mismatch.table:
-            key = (mismatch.simulation_id, mismatch.table)
-            self.cells[key] = self.cells.get(key, True) and ok
-        if not ok:
-            self.mismatches.append(mismatch)
 
 
 def verify(
@@ -119,7 +49,7 @@ def verify(
     started = time.perf_counter()
     url = target_url(target)
     engine = central_engine(url, must_exist=True)
-    found = _Findings()
+    found = Findings()
     try:
         revision, head = migrations.current(engine), migrations.head()
         if revision != head:
@@ -136,7 +66,7 @@ def verify(
     return _report(describe(url), list(sims), found, started)
 
 
-def _report(name: str, sims: list[str], found: _Findings, started: float) -> VerifyReport:
+def _report(name: str, sims: list[str], found: Findings, started: float) -> VerifyReport:
     return VerifyReport(
         target=name,
         simulations=tuple(sims),
@@ -149,7 +79,7 @@ def _report(name: str, sims: list[str], found: _Findings, started: float) -> Ver
     )
 
 
-def _database_checks(conn: Connection, found: _Findings) -> None:
+def _database_checks(conn: Connection, found: Findings) -> None:
     if conn.dialect.name == "sqlite":
         integrity = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
         found.check(integrity == ["ok"], Mismatch("integrity_check", "ok", "; ".join(integrity)))
@@ -226,7 +156,7 @@ def _central_counts(conn: Connection) -> dict[str, dict[str, int]]:
 
 
 def _recorded_checks(
-    sims: dict[str, _Simulation], counts: dict[str, dict[str, int]], found: _Findings
+    sims: dict[str, _Simulation], counts: dict[str, dict[str, int]], found: Findings
 ) -> None:
     for sim, record in sims.items():
         if record.origin != "merge":
@@ -253,7 +183,7 @@ def _source_checks(
     sims: dict[str, _Simulation],
     counts: dict[str, dict[str, int]],
     sources: Sequence[str],
-    found: _Findings,
+    found: Findings,
     on_simulation: Callable[[str], None] | None,
 ) -> None:
     by_sha = {r.sha256: s for s, r in sims.items() if r.sha256}
@@ -297,7 +227,7 @@ def _compare_source(
     record: _Simulation,
     path: Path,
     counts: dict[str, int],
-    found: _Findings,
+    found: Findings,
 ) -> None:
     try:
         with open_source(path) as opened:
@@ -315,7 +245,7 @@ def _compare_source(
 
 
 def _compare_simulation_row(
-    opened: OpenSource, record: _Simulation, sim: str, found: _Findings
+    opened: OpenSource, record: _Simulation, sim: str, found: Findings
 ) -> None:
     """The central row's legacy columns against the source's ``simulations`` row.
 
@@ -330,7 +260,7 @@ def _compare_simulation_row(
 
 
 def _record_comparison(
-    result: TableComparison, sim: str, counts: dict[str, int], found: _Findings
+    result: TableComparison, sim: str, counts: dict[str, int], found: Findings
 ) -> None:
     table = result.table
     found.rows += result.source_rows + result.target_rows

@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from consolidate.cli.shared import progress, shown, table
 from consolidate.errors import VerificationFailed
-from consolidate.verification import VerifyReport, verify
+from consolidate.findings import VerifyReport
+from consolidate.verification import verify
 
 
 @click.command("verify")

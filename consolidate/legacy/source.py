@@ -68,6 +68,25 @@ class OpenSource:
         if result != [("ok",)]:
             raise SourceError(str(self.path), f"integrity check failed: {result[0][0]}")
 
+    def row_counts(self) -> dict[str, int]:
+        """Rows per central table, counted in the source (what verify holds the target to)."""
+        counts: dict[str, int] = {}
+        with _closing(self.connect()) as conn:
+            for table in self.mapping.tables:
+                (rows,) = conn.execute(table.count_sql()).fetchone()
+                counts[table.central_table] = counts.get(table.central_table, 0) + rows
+        return counts
+
+    def unknown_table_counts(self) -> dict[str, int]:
+        """Rows per table that no central table is home to."""
+        from consolidate.legacy.mapping import quote
+
+        with _closing(self.connect()) as conn:
+            return {
+                name: conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+                for name in self.mapping.unknown_tables
+            }
+
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection on the source (or its private copy)."""
         return sqlite3.connect(self.read_uri, uri=True, isolation_level=None)
