@@ -22,6 +22,11 @@ def target_url(target: str | Path) -> URL:
     names with ``?``, ``#`` or ``%`` mean the file they name, and so ``ATTACH`` accepts URIs.
     """
     text = str(target)
+    if text == ":memory:":  # a file by that name would appear in the working folder
+        raise UsageError(
+            "':memory:' is not an experiment database: give a file path (a temporary one for "
+            "throwaway runs) or a database URL"
+        )
     if "://" not in text:
         path = Path(text).expanduser().resolve()
         return URL.create("sqlite+pysqlite", database=path.as_uri(), query={"uri": "true"})

@@ -59,7 +59,7 @@ def _sql_failure(name: str, exc: BaseException) -> str:
     reason = first_line(exc)
     # SQLite says "attempt to write a readonly database"; PostgreSQL raises SQLSTATE 25006.
     if reason == "not authorized":  # _refuse_attach
-        return f"{name}: consolidate query reads this database only; ATTACH is refused"
+        return f"{name}: consolidate query reads this database only; the statement is refused"
     if "readonly database" in reason or getattr(exc, "sqlstate", None) == "25006":
         return f"{name}: consolidate query is read-only; the statement tried to write ({reason})"
     if "one statement at a time" in reason or "multiple commands" in reason:

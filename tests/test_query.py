@@ -277,7 +277,7 @@ def test_read_sql_reads_and_refuses_to_write(merged: Path, tmp_path: Path) -> No
             tool.read_sql("SELECT 1; DELETE FROM agents")
         with pytest.raises(QueryError, match="the query failed: no such table: nope"):
             tool.read_sql("SELECT * FROM nope")
-        with pytest.raises(QueryError, match="ATTACH is refused"):
+        with pytest.raises(QueryError, match="the statement is refused"):
             tool.read_sql(f"ATTACH DATABASE '{tmp_path / 'new.db'}' AS other")
     assert direct(merged, "SELECT count(*) FROM agents") == before
     assert not (tmp_path / "new.db").exists()

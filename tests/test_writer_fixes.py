@@ -311,3 +311,37 @@ def test_a_clean_exit_whose_flush_fails_marks_the_run_failed(
     assert status == "failed"
     assert json.loads(summary)["error_type"] == type(raised.value).__name__
     assert ctx.closed
+
+
+def test_close_inside_the_with_block_still_completes_the_run(tmp_path: Path) -> None:
+    target = tmp_path / "closed.db"
+    with ExperimentDatabase(target, "exp") as db:
+        with db.create_simulation_context("s1") as ctx:
+            ctx.log_step(0, [], [], {"total_agents": 0})
+            ctx.close()  # AgentFarm scripts close their context themselves
+        with sqlite3.connect(target) as conn:
+            status, end = conn.execute(
+                "SELECT status, end_time FROM simulations WHERE simulation_id = 's1'"
+            ).fetchone()
+    assert status == "completed" and end is not None
+
+
+def test_agent_type_counts_as_json_text_fill_the_per_type_columns(tmp_path: Path) -> None:
+    target = tmp_path / "counts.db"
+    with ExperimentDatabase(target, "exp") as db, db.create_simulation_context("s1") as ctx:
+        ctx.log_step(1, [], [], {"agent_type_counts": '{"system": 2, "independent": 1}'})
+    with sqlite3.connect(target) as conn:
+        row = conn.execute(
+            "SELECT agent_type_counts, system_agents, independent_agents, "
+            "control_agents FROM simulation_steps"
+        ).fetchone()
+    assert row == ('{"system": 2, "independent": 1}', 2, 1, None)
+
+
+def test_memory_target_is_refused_instead_of_creating_a_file(tmp_path: Path) -> None:
+    monkeypatch_dir = tmp_path
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(monkeypatch_dir)
+        with pytest.raises(UsageError, match="memory"):
+            ExperimentDatabase(":memory:", "exp")
+    assert list(tmp_path.iterdir()) == []

@@ -82,7 +82,8 @@ def summary_command(target: str, as_json: bool) -> None:
 def query_command(target: str, sql: str, as_csv: bool, as_json: bool) -> None:
     """Run one read-only SQL statement on TARGET and print its rows (an aligned table).
 
-    The statement runs in a read-only transaction: a write fails and changes nothing.
+    The statement runs in a read-only transaction, so a write to the database fails and changes
+    nothing; it guards against mistakes, not hostile users (give those a read-only role).
 
     \b
     Example:
@@ -100,6 +101,8 @@ def query_command(target: str, sql: str, as_csv: bool, as_json: bool) -> None:
         return
     columns, rows = plain(frame)
     if as_json:
+        if len(set(columns)) != len(columns):
+            raise UsageError("--json needs distinct column names: give repeated ones an alias")
         records = [dict(zip(columns, row, strict=True)) for row in rows]
         click.echo(json.dumps(records, indent=2, default=str))
     else:

@@ -174,6 +174,14 @@ class SimulationContext(RemovedLoggingMethods):
         one, a flush that fails marks the simulation ``failed`` and is raised.
         """
         if self.closed:
+            # close() was called inside the with-block: the rows are written, the status is not.
+            if not self.parent_db.closed:
+                if error is None:
+                    self.parent_db._end_simulation(
+                        self.simulation_id, "completed", only_if_running=True
+                    )
+                else:
+                    self.parent_db._end_simulation(self.simulation_id, "failed", error=error)
             return
         if error is None:
             try:

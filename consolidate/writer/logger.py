@@ -38,12 +38,14 @@ class ExperimentDataLogger(RemovedLoggingMethods):
     """
 
     def __init__(
-        self, engine: Engine, simulation_id: str, config: DataLoggingConfig | None = None
+        self, database: Engine | Any, simulation_id: str, config: DataLoggingConfig | None = None
     ) -> None:
+        """``database``: an Engine or, as in AgentFarm, the database (anything with ``.engine``)."""
         if not simulation_id:
             raise ValueError("simulation_id is required: every row belongs to one simulation")
         self.simulation_id = simulation_id
         self.config = config if config is not None else DataLoggingConfig()
+        engine: Engine = database if isinstance(database, Engine) else database.engine
         self._engine = engine
         with engine.connect() as conn:
             self._buffers = RowBuffers(next_keys(conn, simulation_id))

@@ -180,4 +180,6 @@ def failure_summary(exc: BaseException | str) -> dict[str, str]:
     """AgentFarm's runner's ``results_summary`` for a failed run."""
     if isinstance(exc, str):
         return {"error_type": "Error", "error_message": exc}
-    return {"error_type": type(exc).__name__, "error_message": str(exc)}
+    # The first line only: a database error's text carries the whole statement and its values.
+    message = str(exc).strip().splitlines()
+    return {"error_type": type(exc).__name__, "error_message": message[0] if message else ""}

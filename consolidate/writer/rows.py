@@ -164,7 +164,11 @@ def step(simulation_id: str, step_number: int, metrics: Mapping[str, Any]) -> Ro
     if row["resources_consumed"] is None:  # AgentFarm's default, without mutating the caller's
         row["resources_consumed"] = 0.0
     counts = row["agent_type_counts"]
-    if isinstance(counts, Mapping):
+    if isinstance(counts, str):  # JSON text, kept byte for byte; the per-type columns from it
+        parsed = _json_object(counts)
+        if parsed is not None and not any(c in metrics for c in _PER_TYPE):
+            row.update({f"{kind}_agents": parsed.get(kind) for kind in AGENT_TYPES})
+    elif isinstance(counts, Mapping):
         row["agent_type_counts"] = json.dumps(dict(counts))
         if not any(c in metrics for c in _PER_TYPE):
             row.update({f"{kind}_agents": counts.get(kind) for kind in AGENT_TYPES})
@@ -173,6 +177,14 @@ def step(simulation_id: str, step_number: int, metrics: Mapping[str, Any]) -> Ro
         by_kind = {kind: metrics[f"{kind}_agents"] for kind in AGENT_TYPES}
         row["agent_type_counts"] = json.dumps(by_kind, separators=(",", ":"))
     return row
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def action(
