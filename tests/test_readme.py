@@ -66,3 +66,20 @@ def test_merge_transcript_matches_a_real_run(tmp_path: Path) -> None:
     strip_seconds = re.compile(r"\s+\d+\.\d{3}$")
     for line in table:  # every row of the real summary is in the README, timings aside
         assert strip_seconds.sub("", line) in README, line
+
+
+def test_verify_transcript_matches_a_real_run(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    for command in (
+        ["merge", "fixtures/legacy", "-o", "experiment.db", "-q"],
+        ["verify", "experiment.db"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "consolidate", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+    for line in done.stdout.splitlines():
+        assert re.sub(r" in \d+\.\d+ s", "", line).split(" compared")[0] in README, line
