@@ -87,7 +87,14 @@ def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwar
         # leave that file byte-identical.
         tables = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master")}
         if not tables or "alembic_version" in tables:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                # Switching modes needs the file to itself and does not wait on busy_timeout:
+                # another process is building the schema right now, and sets WAL itself. This
+                # connection follows the file into WAL as soon as that process commits.
+                if "locked" not in str(exc):
+                    raise
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA cache_size=-16384")
