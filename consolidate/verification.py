@@ -187,61 +187,67 @@ def _source_checks(
     on_simulation: Callable[[str], None] | None,
 ) -> None:
     by_sha = {r.sha256: s for s, r in sims.items() if r.sha256}
+    for path, known in _sources_to_compare(engine, sims, sources, found):
+        sim = known
+        try:
+            # Opened once: its hash finds its simulation (for named sources) and is then
+            # checked against the recorded one, and its rows are compared.
+            with open_source(path) as opened:
+                if sim is None:
+                    sim = by_sha.get(opened.sha256)
+                    if sim is None:
+                        found.check(
+                            False, Mismatch("source merged", "in the target", f"absent: {path}")
+                        )
+                        continue
+                if on_simulation is not None:
+                    on_simulation(sim)
+                _compare_source(engine, sim, sims[sim], opened, counts.get(sim, {}), found)
+        except SourceError as exc:
+            found.check(False, Mismatch("source readable", "a readable source", exc.reason, sim))
+
+
+def _sources_to_compare(
+    engine: Engine, sims: dict[str, _Simulation], sources: Sequence[str], found: Findings
+) -> list[tuple[Path, str | None]]:
+    """The sources named (simulation found later by hash), else the recorded paths that exist."""
     if sources:
-        plan: list[tuple[str | None, Path]] = []
         # As in merge: a SQLite target inside a scanned directory is not one of its sources.
         url = engine.url
         target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
-        for source in discover(sources, exclude=Path(target_path) if target_path else None):
-            try:
-                with open_source(source.path, check=False) as opened:
-                    plan.append((by_sha.get(opened.sha256), source.path))
-            except SourceError as exc:
-                found.check(False, Mismatch("source readable", "a readable source", exc.reason))
-        for sim, path in plan:
-            if sim is None:
-                found.check(False, Mismatch("source merged", "in the target", f"absent: {path}"))
-    else:
-        plan = []
-        for sim, record in sims.items():
-            if record.origin != "merge" or not record.source_path:
-                continue
-            if Path(record.source_path).is_file():
-                plan.append((sim, Path(record.source_path)))
-            else:
-                found.notes.append(
-                    f"{sim}: source {record.source_path} no longer exists; "
-                    "checked against the recorded counts only"
-                )
-    for sim, path in plan:
-        if sim is None:
+        named = discover(sources, exclude=Path(target_path) if target_path else None)
+        return [(source.path, None) for source in named]
+    plan: list[tuple[Path, str | None]] = []
+    for sim, record in sims.items():
+        if record.origin != "merge" or not record.source_path:
             continue
-        if on_simulation is not None:
-            on_simulation(sim)
-        _compare_source(engine, sim, sims[sim], path, counts.get(sim, {}), found)
+        if Path(record.source_path).is_file():
+            plan.append((Path(record.source_path), sim))
+        else:
+            found.notes.append(
+                f"{sim}: source {record.source_path} no longer exists; "
+                "checked against the recorded counts only"
+            )
+    return plan
 
 
 def _compare_source(
     engine: Engine,
     sim: str,
     record: _Simulation,
-    path: Path,
+    opened: OpenSource,
     counts: dict[str, int],
     found: Findings,
 ) -> None:
-    try:
-        with open_source(path) as opened:
-            if opened.sha256 != record.sha256:
-                found.check(False, Mismatch("source sha256", record.sha256, opened.sha256, sim))
-                return
-            found.compared.append(str(path))
-            _compare_simulation_row(opened, record, sim, found)
-            own = opened.own_simulation_id() or sim
-            with engine.connect() as conn:
-                for result in compare_tables(conn, opened, sim, own):
-                    _record_comparison(result, sim, counts, found)
-    except SourceError as exc:
-        found.check(False, Mismatch("source readable", "a readable source", exc.reason, sim))
+    if opened.sha256 != record.sha256:
+        found.check(False, Mismatch("source sha256", record.sha256, opened.sha256, sim))
+        return
+    found.compared.append(str(opened.path))
+    _compare_simulation_row(opened, record, sim, found)
+    own = opened.own_simulation_id() or sim
+    with engine.connect() as conn:
+        for result in compare_tables(conn, opened, sim, own):
+            _record_comparison(result, sim, counts, found)
 
 
 def _compare_simulation_row(
