@@ -120,7 +120,6 @@ class TableMapping:
     legacy_table: str
     central_table: str
     columns: tuple[ColumnMapping, ...]
-    joins: str = ""  # extra FROM clause text (f1 step lookups need none: they use subqueries)
 
     @property
     def central_columns(self) -> tuple[str, ...]:
@@ -149,10 +148,6 @@ class SourceMapping:
     simulation_table: TableShape | None
     homeless_columns: tuple[str, ...]  # 'Table.column' with no central home
     unknown_tables: tuple[str, ...]
-
-    @property
-    def complete(self) -> bool:
-        return not self.homeless_columns
 
 
 def quote(identifier: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import shutil
 import sqlite3
 import tempfile
@@ -154,7 +153,7 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
         SourceError: the file is missing, empty, not SQLite, corrupt, or has no tables.
     """
     path = path.resolve()
-    private = Path(tempfile.mkdtemp(prefix="consolidate-source-"))
+    private: list[Path] = []  # the private copy's folder, made only for a source with a sidecar
     try:
         try:
             opened = _open(path, private, check=check)
@@ -162,10 +161,11 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
             raise SourceError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
         yield opened
     finally:
-        shutil.rmtree(private, ignore_errors=True)
+        for folder in private:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _open(path: Path, private: Path, *, check: bool) -> OpenSource:
+def _open(path: Path, private: list[Path], *, check: bool) -> OpenSource:
     name = str(path)
     if not path.is_file():
         raise SourceError(name, "no such file")
@@ -178,7 +178,8 @@ def _open(path: Path, private: Path, *, check: bool) -> OpenSource:
     sidecar = next((s for s in SIDECARS if _nonempty(Path(name + s))), None)
     if sidecar is None:
         return _describe(path, path.as_uri() + "?immutable=1", None, None, check=check)
-    copy = private / "source.db"
+    private.append(Path(tempfile.mkdtemp(prefix="consolidate-source-")))
+    copy = private[0] / "source.db"
     digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
     return _describe(path, copy.as_uri(), digest, sidecar, check=check)
 
@@ -239,8 +240,3 @@ def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
-
-
-def describe_counts(counts: dict[str, int]) -> str:
-    """Row counts as the JSON text stored in ``simulations.source_row_counts``."""
-    return json.dumps(counts, sort_keys=True)
