@@ -185,6 +185,16 @@ def peak_rss_of_merge(sources_dir: Path, target: Path) -> float:
     return int(out.stdout.strip()) / 1024
 
 
+def print_result(result: dict[str, object], *, as_json: bool) -> None:
+    """One benchmark's numbers: aligned ``name  value`` lines, or JSON."""
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key.ljust(width)}  {value}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -234,12 +244,7 @@ def main() -> None:
             build_corpus(large, 1, args.agents, args.steps * 10)
             result["peak_rss_mib_1x"] = round(peak_rss_of_merge(small, work / "m1.db"), 1)
             result["peak_rss_mib_10x"] = round(peak_rss_of_merge(large, work / "m10.db"), 1)
-        if args.json:
-            print(json.dumps(result, indent=2))
-        else:
-            width = max(len(k) for k in result)
-            for key, value in result.items():
-                print(f"{key.ljust(width)}  {value}")
+        print_result(result, as_json=args.json)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import psycopg  # noqa: E402
-from bench_merge import _copy_plan, build_corpus  # noqa: E402
+from bench_merge import _copy_plan, build_corpus, print_result  # noqa: E402
 from sqlalchemy import URL, create_engine, make_url, text  # noqa: E402
 
 from consolidate import merge  # noqa: E402
@@ -146,9 +146,7 @@ def main() -> None:
             "consolidate_rows_per_s": round(rows / ours),
             "pgloader_rows_per_s": round(loader) if loader else "pgloader not installed",
         }
-        width = max(len(k) for k in result)
-        for key, value in result.items():
-            print(f"{key.ljust(width)}  {value}")
+        print_result(result, as_json=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -33,6 +33,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_merge import print_result  # noqa: E402
 
 from consolidate import verify  # noqa: E402
 from consolidate.db import central_engine  # noqa: E402
@@ -193,12 +196,7 @@ def main() -> None:
             "raw_rows_per_s": round(rows / raw),
             "writer_vs_raw": round(ours / raw, 2),
         }
-        if args.json:
-            print(json.dumps(result, indent=2))
-        else:
-            width = max(len(k) for k in result)
-            for key, value in result.items():
-                print(f"{key.ljust(width)}  {value}")
+        print_result(result, as_json=args.json)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

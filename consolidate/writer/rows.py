@@ -113,20 +113,11 @@ def agent_states(
     simulation_id: str, step_number: int, states: Sequence[Sequence[Any]]
 ) -> list[Row]:
     """``agent_states`` rows from AgentFarm's 10-field tuples."""
-    rows = []
-    for state in states:
-        if len(state) != len(AGENT_STATE_FIELDS):
-            raise ValueError(
-                f"an agent state has {len(AGENT_STATE_FIELDS)} fields "
-                f"{AGENT_STATE_FIELDS}, not {len(state)}: {state!r}"
-            )
-        row = blank("agent_states", simulation_id)
-        row.update(zip(AGENT_STATE_FIELDS, state, strict=True))
-        agent_id = row["agent_id"] = text(state[0])
-        row["id"] = f"{simulation_id}:{agent_id}-{step_number}"
-        row["step_number"] = step_number
-        row["is_defending"] = int(bool(state[7]))
-        rows.append(row)
+    rows = _from_tuples("agent_states", AGENT_STATE_FIELDS, simulation_id, step_number, states)
+    for row in rows:
+        row["agent_id"] = text(row["agent_id"])
+        row["id"] = f"{simulation_id}:{row['agent_id']}-{step_number}"
+        row["is_defending"] = int(bool(row["is_defending"]))
     return rows
 
 
@@ -134,16 +125,31 @@ def resource_states(
     simulation_id: str, step_number: int, states: Sequence[Sequence[Any]]
 ) -> list[Row]:
     """``resource_states`` rows (without their ``id``) from (id, amount, x, y) tuples."""
+    rows = _from_tuples(
+        "resource_states", RESOURCE_STATE_FIELDS, simulation_id, step_number, states
+    )
+    for row in rows:
+        row["resource_id"] = text(row["resource_id"])
+    return rows
+
+
+def _from_tuples(
+    table: str,
+    fields: Sequence[str],
+    simulation_id: str,
+    step_number: int,
+    states: Sequence[Sequence[Any]],
+) -> list[Row]:
+    """Rows of ``table`` at one step from tuples holding ``fields`` in AgentFarm's order."""
     rows = []
     for state in states:
-        if len(state) != len(RESOURCE_STATE_FIELDS):
+        if len(state) != len(fields):
             raise ValueError(
-                f"a resource state has {len(RESOURCE_STATE_FIELDS)} fields "
-                f"{RESOURCE_STATE_FIELDS}, not {len(state)}: {state!r}"
+                f"a {table} tuple has {len(fields)} fields {tuple(fields)}, "
+                f"not {len(state)}: {state!r}"
             )
-        row = blank("resource_states", simulation_id)
-        row.update(zip(RESOURCE_STATE_FIELDS, state, strict=True))
-        row["resource_id"] = text(state[0])
+        row = blank(table, simulation_id)
+        row.update(zip(fields, state, strict=True))
         row["step_number"] = step_number
         rows.append(row)
     return rows
