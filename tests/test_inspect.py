@@ -104,7 +104,7 @@ def test_broken_files_as_a_subprocess_never_print_a_traceback() -> None:
         assert name in done.stdout
 
 
-def test_problems_null_ids_and_unknown_tables(tmp_path: Path) -> None:
+def test_null_simulation_ids_to_fill_are_a_problem_not_a_rejection(tmp_path: Path) -> None:
     source = tmp_path / "nullsim.db"
     shutil.copy(next(p for p in LEGACY_FIXTURES if "nullsim" in p.name), source)
     (report,) = inspect([str(source)])
