@@ -13,8 +13,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from consolidate.db import central_engine
 from consolidate.schema import metadata
+from consolidate.schema.targets import central_engine
 
 config = context.config
 if config.config_file_name is not None and os.path.isfile(config.config_file_name):

@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from consolidate import merge, verify  # noqa: E402
-from consolidate.db import central_engine  # noqa: E402
-from consolidate.migrations import upgrade  # noqa: E402
+from consolidate.schema.migrations import upgrade  # noqa: E402
+from consolidate.schema.targets import central_engine  # noqa: E402
 from fixtures.make_fixtures import generate  # noqa: E402
 
 TEMPLATE = REPO / "fixtures" / "legacy" / "f7-slim-actions__v33.db"
@@ -223,7 +223,9 @@ def main() -> None:
         )
         ours, engine, pandas = medians["consolidate"], medians["in-engine"], medians["pandas"]
         started = time.perf_counter()
-        checked = verify(str(work / "consolidate.db"))  # the last consolidate run's target
+        checked = verify(
+            str(work / "consolidate.schema.targets")
+        )  # the last consolidate run's target
         verify_seconds = time.perf_counter() - started
         assert checked.ok, checked.mismatches
         result: dict[str, object] = {

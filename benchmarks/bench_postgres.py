@@ -39,8 +39,8 @@ from bench_merge import _copy_plan, build_corpus, print_result  # noqa: E402
 from sqlalchemy import URL, create_engine, make_url, text  # noqa: E402
 
 from consolidate import merge  # noqa: E402
-from consolidate.db import central_engine  # noqa: E402
-from consolidate.migrations import upgrade  # noqa: E402
+from consolidate.schema.migrations import upgrade  # noqa: E402
+from consolidate.schema.targets import central_engine  # noqa: E402
 
 
 def fresh_database(server: URL) -> URL:

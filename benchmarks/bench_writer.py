@@ -38,8 +38,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_merge import print_result  # noqa: E402
 
 from consolidate import verify  # noqa: E402
-from consolidate.db import central_engine  # noqa: E402
-from consolidate.migrations import upgrade  # noqa: E402
+from consolidate.schema.migrations import upgrade  # noqa: E402
+from consolidate.schema.targets import central_engine  # noqa: E402
 from consolidate.writer import DataLoggingConfig, ExperimentDatabase  # noqa: E402
 
 SIM = "sim_bench"

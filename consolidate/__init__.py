@@ -5,6 +5,7 @@ The command line (``consolidate``) is a thin layer over the functions re-exporte
 
 from importlib.metadata import PackageNotFoundError, version
 
+from consolidate.analysis.query import ExperimentQueryTool
 from consolidate.errors import (
     ConsolidateError,
     QueryError,
@@ -13,13 +14,12 @@ from consolidate.errors import (
     TargetError,
     UsageError,
 )
-from consolidate.findings import Mismatch, VerifyReport
-from consolidate.inspection import SourceReport, inspect
-from consolidate.ledger import OnConflict
-from consolidate.merging import merge
-from consolidate.query import ExperimentQueryTool
-from consolidate.report import MergeReport, SourceOutcome, TableSummary
-from consolidate.verification import verify
+from consolidate.layouts.inspection import SourceReport, inspect
+from consolidate.merging.ledger import OnConflict
+from consolidate.merging.pipeline import merge
+from consolidate.merging.report import MergeReport, SourceOutcome, TableSummary
+from consolidate.proof.findings import Mismatch, VerifyReport
+from consolidate.proof.verification import verify
 from consolidate.writer import (
     DatabaseFactory,
     DataLoggingConfig,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from consolidate.discover import discover
 from consolidate.errors import UsageError
-from consolidate.merging import merge
+from consolidate.merging.pipeline import merge
+from consolidate.sources.discover import discover
 from tests.helpers import fixture
 
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from consolidate.cli import cli
-from consolidate.inspection import inspect
+from consolidate.layouts.inspection import inspect
 from fixtures.make_fixtures import generate
 from tests.conftest import SHARED_SAMPLES, shared_ddl_files
 from tests.helpers import BROKEN, LEGACY_FIXTURES, expected_layout, snapshot, table_rows

@@ -1,4 +1,4 @@
-"""Tests for consolidate.legacy.layouts against the legacy DDL corpus and real sample files."""
+"""Tests for consolidate.layouts.recognition against the legacy DDL corpus and real sample files."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from consolidate.legacy.layouts import (
-    KNOWN_TABLES,
-    Layout,
-    SourceShape,
-    read_shape,
-    recognise,
-)
+from consolidate.layouts.recognition import KNOWN_TABLES, Layout, recognise
+from consolidate.layouts.shapes import SourceShape, read_shape
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "legacy"
 _DDL_DIR = _SHARED / "ddl"

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from consolidate.cli import cli
-from consolidate.inspection import inspect
-from consolidate.merging import merge
+from consolidate.layouts.inspection import inspect
+from consolidate.merging.pipeline import merge
 from fixtures.make_fixtures import TRICKY_TEXTS, generate
 from tests.helpers import BROKEN, LEGACY_FIXTURES, ddl_of, fixture, snapshot, table_rows
 

@@ -14,11 +14,10 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
-from consolidate import migrations
 from consolidate.cli import cli
-from consolidate.db import central_engine
 from consolidate.errors import SchemaOutOfDate, TargetError
-from consolidate.schema import DATA_TABLES
+from consolidate.schema import DATA_TABLES, migrations
+from consolidate.schema.targets import central_engine
 from tests.conftest import FIXTURES, REPO
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consolidate import migrations
+from consolidate.schema import migrations
 from tests.conftest import REPO
 
 
@@ -44,7 +44,7 @@ def test_wheel_ships_migrations_and_upgrades_without_the_repo(tmp_path: Path) ->
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
     code = (
-        "import consolidate.migrations as m, sys; print(m.script_location()); "
+        "import consolidate.schema.migrations as m, sys; print(m.script_location()); "
         "from consolidate.cli import main; sys.argv = ['consolidate', 'db', 'upgrade', "
         "'t.db']; main()"
     )

@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import URL, insert
 
-from consolidate import migrations
-from consolidate.db import central_engine
+from consolidate.analysis.query import METRICS, ExperimentQueryTool
 from consolidate.errors import QueryError, TargetError
-from consolidate.merging import merge
-from consolidate.query import METRICS, ExperimentQueryTool
-from consolidate.schema import metadata
+from consolidate.merging.pipeline import merge
+from consolidate.schema import metadata, migrations
+from consolidate.schema.targets import central_engine
 from tests.helpers import LEGACY_FIXTURES
 
 F1 = "f1-raw-stepid__v02"  # the oldest layout: its steps record no agent counts at all

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import URL, create_engine, text
 
 from consolidate.cli import cli
-from consolidate.merging import merge
-from consolidate.verification import verify
+from consolidate.merging.pipeline import merge
+from consolidate.proof.verification import verify
 from tests.helpers import LEGACY_FIXTURES, fixture
 
 SOURCE = "f7-slim-actions__v33"

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from consolidate import verify
-from consolidate.db import central_engine
-from consolidate.migrations import upgrade
+from consolidate.schema.migrations import upgrade
+from consolidate.schema.targets import central_engine
 from consolidate.writer import DataLoggingConfig, ExperimentDatabase
 from consolidate.writer.retry import is_lock_error, write_transaction
 from tests.conftest import REPO

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 
-from consolidate.db import target_url
+from consolidate.schema.targets import target_url
 
 
 def query(target: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:

@@ -1,7 +1,7 @@
 """``consolidate summary``, ``query`` and ``plot``: the read side, over ExperimentQueryTool.
 
-pandas (through :mod:`consolidate.query`) and matplotlib are imported inside the commands, so
-``consolidate --help`` never pays for them.
+pandas (through :mod:`consolidate.analysis.query`) and matplotlib are imported inside the
+commands, so ``consolidate --help`` never pays for them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import click
 from consolidate.cli.shared import shown, table
 from consolidate.errors import ConsolidateError, UsageError
 
-if TYPE_CHECKING:  # annotations only: at run time pandas comes in through consolidate.query
+if (
+    TYPE_CHECKING
+):  # annotations only: at run time pandas comes in through consolidate.analysis.query
     from matplotlib.figure import Figure
     from pandas import DataFrame
 
@@ -50,7 +52,7 @@ def summary_command(target: str, as_json: bool) -> None:
       consolidate summary experiment.db
       consolidate summary postgresql+psycopg://me@db.example.org/experiments --json
     """
-    from consolidate.query import ExperimentQueryTool
+    from consolidate.analysis.query import ExperimentQueryTool
 
     with ExperimentQueryTool(target) as tool:
         columns, rows = plain(tool.get_simulation_summary())
@@ -92,7 +94,7 @@ def query_command(target: str, sql: str, as_csv: bool, as_json: bool) -> None:
     """
     if as_csv and as_json:
         raise UsageError("--csv and --json print different formats: choose one")
-    from consolidate.query import ExperimentQueryTool
+    from consolidate.analysis.query import ExperimentQueryTool
 
     with ExperimentQueryTool(target) as tool:
         frame = tool.read_sql(sql)
@@ -134,7 +136,7 @@ def plot_command(target: str, metric: str, simulations: tuple[str, ...], output:
             f"plotting needs matplotlib, which is missing: {PLOT_EXTRA}"
         ) from exc
     matplotlib.use("Agg")  # headless: cluster nodes and CI have no display
-    from consolidate.query import ExperimentQueryTool
+    from consolidate.analysis.query import ExperimentQueryTool
 
     ids = [i.strip() for option in simulations for i in option.split(",") if i.strip()]
     with ExperimentQueryTool(target) as tool:

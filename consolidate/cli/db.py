@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from consolidate import migrations
 from consolidate.cli.shared import ConsolidateGroup
-from consolidate.db import central_engine, describe, target_url
+from consolidate.schema import migrations
+from consolidate.schema.targets import central_engine, describe, target_url
 
 
 @click.group(cls=ConsolidateGroup)

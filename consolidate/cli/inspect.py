@@ -7,7 +7,7 @@ import json
 import click
 
 from consolidate.cli.shared import shown
-from consolidate.inspection import SourceReport, inspect
+from consolidate.layouts.inspection import SourceReport, inspect
 
 
 @click.command("inspect")

@@ -11,9 +11,9 @@ from tqdm import tqdm
 
 from consolidate.cli.shared import progress, shown, table
 from consolidate.errors import MergeFailed
-from consolidate.ledger import ALREADY_MERGED, OnConflict
-from consolidate.merging import merge
-from consolidate.report import MergeReport, SourceOutcome
+from consolidate.merging.ledger import ALREADY_MERGED, OnConflict
+from consolidate.merging.pipeline import merge
+from consolidate.merging.report import MergeReport, SourceOutcome
 
 
 @click.command("merge")

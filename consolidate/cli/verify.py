@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from consolidate.cli.shared import progress, shown, table
 from consolidate.errors import VerificationFailed
-from consolidate.findings import VerifyReport
-from consolidate.verification import verify
+from consolidate.proof.findings import VerifyReport
+from consolidate.proof.verification import verify
 
 
 @click.command("verify")

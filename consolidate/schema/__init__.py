@@ -1,5 +1,9 @@
-"""The central schema as SQLAlchemy models. Alembic (``alembic/versions``) owns the real tables;
-``tests/test_migrations.py`` proves these declarations and the migrations agree."""
+"""Foundation, schema: the central tables as models, their migrations, and naming a target.
+May import: errors. Every stage may import it.
+
+Alembic (``alembic/versions``) owns the real tables; ``tests/test_migrations.py`` proves these
+declarations and the migrations agree.
+"""
 
 from consolidate.schema.base import Base
 from consolidate.schema.catalog import Experiment, Simulation

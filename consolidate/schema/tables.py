@@ -1,6 +1,6 @@
 """The data tables every AgentFarm layout has had in some form, under their modern names.
 
-Each column is the union over all legacy layouts; ``consolidate.legacy.mapping`` documents which
+Each column is the union over all legacy layouts; ``consolidate.layouts.mapping`` documents which
 legacy column lands where. Agent, resource and state ids are text whatever the legacy type, so
 integer-era and string-era runs share one column.
 """

@@ -1,4 +1,5 @@
-"""Where mapped rows are written: in-engine for SQLite targets, COPY for PostgreSQL.
+"""Stage 3, sinks: where mapped rows are written: in-engine for SQLite, COPY for PostgreSQL.
+May import: errors, schema, sources, layouts.
 
 Each sink module provides the same three functions (:class:`Sink`); :func:`for_target` picks
 the one for a connection's dialect.
@@ -12,7 +13,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
-from consolidate.legacy.source import OpenSource
+from consolidate.layouts.reading import OpenSource
 
 
 class Sink(Protocol):

@@ -16,8 +16,8 @@ import psycopg
 from sqlalchemy import Connection, text
 
 from consolidate.errors import SourceError
-from consolidate.legacy.mapping import TableMapping, quote
-from consolidate.legacy.source import OpenSource
+from consolidate.layouts.mapping import TableMapping, quote
+from consolidate.layouts.reading import OpenSource
 
 BATCH_ROWS = 5_000
 

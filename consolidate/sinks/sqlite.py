@@ -14,8 +14,8 @@ from typing import cast
 
 from sqlalchemy import Connection
 
-from consolidate.legacy.mapping import quote
-from consolidate.legacy.source import OpenSource
+from consolidate.layouts.mapping import quote
+from consolidate.layouts.reading import OpenSource
 
 ALIAS = "source"
 

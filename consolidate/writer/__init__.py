@@ -1,4 +1,5 @@
-"""The writer: simulation code puts new runs straight into an experiment database.
+"""Stage 6, writer: simulation code puts new runs straight into an experiment database.
+May import: errors, schema, layouts (the agent types it shares with the mapping).
 
 It speaks AgentFarm's API (``ExperimentDatabase``, ``SimulationContext``, ``DataLoggingConfig``,
 ``DatabaseFactory``, ``ExperimentManager``) and writes the central schema that ``merge`` writes,

@@ -5,17 +5,47 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
 
 from consolidate.writer.config import DataLoggingConfig
 from consolidate.writer.logger import ExperimentDataLogger
 from consolidate.writer.removed import RemovedLoggingMethods
 from consolidate.writer.rows import Row
 
-if TYPE_CHECKING:
-    from consolidate.writer.database import ExperimentDatabase
-
 log = logging.getLogger(__name__)
+
+
+class ParentDatabase(Protocol):
+    """What a context needs of the :class:`~consolidate.writer.ExperimentDatabase` that made it.
+
+    A protocol, so this module does not import the database module that imports it.
+    """
+
+    engine: Engine
+    closed: bool
+
+    def update_simulation_status(
+        self,
+        simulation_id: str,
+        status: str,
+        results_summary: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    def close(self) -> None: ...
+
+    def _end_simulation(
+        self,
+        simulation_id: str,
+        status: str,
+        *,
+        results_summary: Mapping[str, Any] | None = None,
+        error: BaseException | str | None = None,
+        only_if_running: bool = False,
+    ) -> None: ...
+
+    def _forget(self, context: SimulationContext) -> None: ...
 
 
 class SimulationContext(RemovedLoggingMethods):
@@ -34,7 +64,7 @@ class SimulationContext(RemovedLoggingMethods):
 
     def __init__(
         self,
-        parent_db: ExperimentDatabase,
+        parent_db: ParentDatabase,
         simulation_id: str,
         config: DataLoggingConfig | None = None,
     ) -> None:

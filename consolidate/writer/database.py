@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 
 from sqlalchemy import URL, Connection
 
-from consolidate.db import describe
 from consolidate.errors import UsageError
+from consolidate.schema.targets import describe
 from consolidate.writer import engines, records
 from consolidate.writer.config import DataLoggingConfig
 from consolidate.writer.context import SimulationContext

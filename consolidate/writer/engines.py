@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import URL, Engine
 
-from consolidate.db import central_engine, describe, target_url
-from consolidate.migrations import require_current
+from consolidate.schema.migrations import require_current
+from consolidate.schema.targets import central_engine, describe, target_url
 
 
 @dataclass
@@ -38,7 +38,8 @@ def acquire(target: str | Path | URL) -> Engine:
     """The process's engine on ``target``, at the schema head; pair every call with :func:`release`.
 
     An empty database is created at the head; one at an older revision is refused with
-    :class:`~consolidate.errors.SchemaOutOfDate` (:func:`consolidate.migrations.require_current`).
+    :class:`~consolidate.errors.SchemaOutOfDate`
+    (:func:`consolidate.schema.migrations.require_current`).
     """
     url = url_of(target)
     key = url.render_as_string(hide_password=False)

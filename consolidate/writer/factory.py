@@ -123,7 +123,9 @@ class DatabaseFactory:
 
 def get_experiment_db_from_context(context: object) -> ExperimentDatabase | None:
     """The database behind a context (None for anything else), as in AgentFarm's PR #463."""
-    return context.parent_db if isinstance(context, SimulationContext) else None
+    if isinstance(context, SimulationContext) and isinstance(context.parent_db, ExperimentDatabase):
+        return context.parent_db
+    return None
 
 
 def close_database(db: SimulationContext | ExperimentDatabase) -> None:

@@ -51,10 +51,10 @@ def write_transaction(
     """Run ``work`` in one write transaction and commit it; retry the whole of it when locked.
 
     On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (the ``write_lock`` execution
-    option of :func:`consolidate.db.central_engine`): the write lock is taken up front, so
-    writers queue on ``busy_timeout`` instead of failing half-way. A lock error that still gets
-    through (the timeout ran out) is retried with exponential backoff and jitter, ``attempts``
-    times in all; ``work`` must therefore be safe to run again after a rollback.
+    option of :func:`consolidate.schema.targets.central_engine`): the write lock is taken up
+    front, so writers queue on ``busy_timeout`` instead of failing half-way. A lock error that
+    still gets through (the timeout ran out) is retried with exponential backoff and jitter,
+    ``attempts`` times in all; ``work`` must therefore be safe to run again after a rollback.
     """
     delay = first_delay
     for attempt in range(1, attempts + 1):

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from consolidate.legacy.mapping import AGENT_TYPES
+from consolidate.layouts.mapping import AGENT_TYPES
 from consolidate.schema import metadata
 
 Row = dict[str, Any]

@@ -23,14 +23,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
-from consolidate import migrations
-from consolidate.comparison import TableComparison, compare_tables
-from consolidate.db import central_engine, describe, sqlite_path, target_url
-from consolidate.discover import discover
 from consolidate.errors import SourceError
-from consolidate.findings import Findings, Mismatch, VerifyReport
-from consolidate.legacy.source import OpenSource, open_source
-from consolidate.schema import DATA_TABLES, metadata
+from consolidate.layouts.reading import OpenSource, open_source
+from consolidate.proof.comparison import TableComparison, compare_tables
+from consolidate.proof.findings import Findings, Mismatch, VerifyReport
+from consolidate.schema import DATA_TABLES, metadata, migrations
+from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
+from consolidate.sources.discover import discover
 
 SIMULATIONS = metadata.tables["simulations"]
 
@@ -121,7 +120,7 @@ class _Simulation:
 
 
 def _simulations(conn: Connection) -> dict[str, _Simulation]:
-    from consolidate.legacy.mapping import SIMULATION_ROW
+    from consolidate.layouts.mapping import SIMULATION_ROW
 
     legacy_columns = sorted(set(SIMULATION_ROW.values()))
     rows = conn.execute(

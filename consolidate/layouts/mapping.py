@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from consolidate.legacy.layouts import SourceShape, TableShape
+from consolidate.layouts.shapes import SourceShape, TableShape
 from consolidate.schema import metadata
 
 #: Legacy table name (lower-cased) -> central table. ``simulations`` is not here: its single row

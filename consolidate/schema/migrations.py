@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from consolidate.db import describe
 from consolidate.errors import SchemaOutOfDate, TargetError
+from consolidate.schema.targets import describe
 
 if TYPE_CHECKING:  # alembic is imported lazily so `consolidate --help` stays fast
     from alembic.config import Config
@@ -21,10 +21,11 @@ if TYPE_CHECKING:  # alembic is imported lazily so `consolidate --help` stays fa
 
 def script_location() -> Path:
     """The folder holding ``env.py`` and ``versions/``: packaged copy first, else the repo's."""
-    packaged = Path(__file__).resolve().parent / "_alembic"
+    package = Path(__file__).resolve().parents[1]  # consolidate/, where the wheel puts _alembic
+    packaged = package / "_alembic"
     if (packaged / "env.py").is_file():
         return packaged
-    repo = Path(__file__).resolve().parent.parent / "alembic"
+    repo = package.parent / "alembic"
     if (repo / "env.py").is_file():
         return repo
     raise TargetError("the Alembic migrations are missing from this installation of consolidate")

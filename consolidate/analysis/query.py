@@ -7,8 +7,6 @@ session. The only module that imports pandas, inside the methods: ``--help`` sta
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,34 +15,27 @@ from sqlalchemy import URL, Connection, Select, Table, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
-from consolidate import migrations
-from consolidate.db import central_engine, describe, target_url
-from consolidate.errors import ConsolidateError, QueryError, TargetError, UsageError
-from consolidate.readonly import first_line, run_read_only
-from consolidate.schema import metadata
+from consolidate.analysis.columns import (
+    AGENTS,
+    EXPERIMENTS,
+    METRICS,
+    SIMULATIONS,
+    STATES,
+    STEPS,
+    TABLES,
+    SimulationIds,
+    as_list,
+    dtypes_of,
+    totals,
+)
+from consolidate.analysis.export import write_csv
+from consolidate.analysis.readonly import first_line, run_read_only
+from consolidate.errors import ConsolidateError, QueryError, TargetError
+from consolidate.schema import metadata, migrations
+from consolidate.schema.targets import central_engine, describe, target_url
 
 if TYPE_CHECKING:
     import pandas as pd
-
-EXPERIMENTS = metadata.tables["experiments"]
-SIMULATIONS = metadata.tables["simulations"]
-STEPS = metadata.tables["simulation_steps"]
-AGENTS = metadata.tables["agents"]
-STATES = metadata.tables["agent_states"]
-
-#: What ``compare_simulations`` accepts: the numeric columns of simulation_steps but its keys.
-METRICS: tuple[str, ...] = tuple(
-    c.name
-    for c in STEPS.columns
-    if isinstance(c.type, sa.Integer | sa.Float) and c.name not in ("step_number", "step_id")
-)
-#: What ``export`` accepts: every central table (``alembic_version`` is bookkeeping, not data).
-TABLES: tuple[str, ...] = tuple(sorted(metadata.tables))
-#: Rows per chunk when exporting, so memory stays flat whatever the size of the table.
-EXPORT_CHUNK_ROWS = 50_000
-
-#: One simulation id, several, or ``None`` for every simulation in scope.
-SimulationIds = str | Sequence[str] | None
 
 
 class ExperimentQueryTool:
@@ -107,7 +98,7 @@ class ExperimentQueryTool:
         ``agents`` (rows in ``agents``), avg/max/min of ``total_agents``, ``avg_resources``, and
         ``total_births``/``total_deaths`` summed over every step (NA where the layout did not
         record them). A simulation without steps still has its row."""
-        ids, sim, steps = _as_list(simulation_id), SIMULATIONS.c, STEPS.c
+        ids, sim, steps = as_list(simulation_id), SIMULATIONS.c, STEPS.c
         names = ("simulation_id", "experiment_id", "origin", "source_family")
         identity = [sim[c] for c in (*names, "source_schema_version", "status")]
         agents = select(func.count()).where(AGENTS.c.simulation_id == sim.simulation_id)
@@ -121,7 +112,7 @@ class ExperimentQueryTool:
                 func.max(steps.total_agents).label("max_agents"),
                 func.min(steps.total_agents).label("min_agents"),
                 func.avg(steps.total_resources).label("avg_resources"),
-                *_totals(),
+                *totals(),
             )
             .select_from(SIMULATIONS.outerjoin(STEPS, steps.simulation_id == sim.simulation_id))
             .where(*self._scope(SIMULATIONS, ids))
@@ -134,7 +125,7 @@ class ExperimentQueryTool:
 
     def get_agent_counts_over_time(self, simulation_ids: SimulationIds = None) -> pd.DataFrame:
         """Columns ``simulation_id, step_number, total_agents``, ordered by both keys."""
-        frame, _ = self._per_step("total_agents", _as_list(simulation_ids))
+        frame, _ = self._per_step("total_agents", as_list(simulation_ids))
         return frame
 
     def compare_simulations(
@@ -151,7 +142,7 @@ class ExperimentQueryTool:
             raise QueryError(f"unknown metric {metric!r}; choose one of: {', '.join(METRICS)}")
         import pandas as pd
 
-        frame, sims = self._per_step(metric, _as_list(simulation_ids))
+        frame, sims = self._per_step(metric, as_list(simulation_ids))
         frame[metric] = frame[metric].astype("float64")  # NaN rather than NA: numpy can plot it
         wide = frame.pivot_table(
             index="step_number", columns="simulation_id", values=metric, aggfunc="mean"
@@ -169,7 +160,7 @@ class ExperimentQueryTool:
         """
         ours = STEPS.c.simulation_id == simulation_id
         last = select(func.max(STEPS.c.step_number)).where(ours).scalar_subquery()
-        totals = select(func.max(STEPS.c.step_number).label("final_step"), *_totals()).where(ours)
+        summed = select(func.max(STEPS.c.step_number).label("final_step"), *totals()).where(ours)
         final = select(
             STEPS.c.total_agents,
             STEPS.c.total_resources,
@@ -184,7 +175,7 @@ class ExperimentQueryTool:
             .where(STATES.c.simulation_id == simulation_id, STATES.c.step_number == last)
             .group_by(kind)
         )
-        t, f, d = totals.subquery(), final.subquery(), types.subquery()
+        t, f, d = summed.subquery(), final.subquery(), types.subquery()
         query = (
             select(SIMULATIONS.c.simulation_id, t, f, d)
             .select_from(
@@ -209,33 +200,10 @@ class ExperimentQueryTool:
         """
         if table not in TABLES:
             raise QueryError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")
-        import pandas as pd
-
         source = metadata.tables[table]
-        query = select(source).where(*self._scope(source, _as_list(simulation_ids)))
-        dtypes, dates = _dtypes(query)
-        out = Path(path)
-        if not out.parent.is_dir():
-            raise UsageError(f"{out}: the folder {out.parent} does not exist")
-        partial = out.with_name(f".{out.name}.part")
-        written = 0
-        try:
-            with self._connect() as conn, partial.open("w", newline="", encoding="utf-8") as f:
-                f.write(",".join(source.columns.keys()) + "\n")  # plain identifiers: no quoting
-                for chunk in pd.read_sql(
-                    query.order_by(*source.primary_key.columns),
-                    conn.execution_options(stream_results=True),  # server-side cursor on PG
-                    chunksize=EXPORT_CHUNK_ROWS,
-                    dtype=dtypes,
-                    parse_dates=dates,
-                    dtype_backend="numpy_nullable",
-                ):
-                    chunk.to_csv(f, index=False, header=False, lineterminator="\n")
-                    written += len(chunk)
-            os.replace(partial, out)
-        finally:
-            partial.unlink(missing_ok=True)  # after a failure: no half-written file left behind
-        return written
+        query = select(source).where(*self._scope(source, as_list(simulation_ids)))
+        with self._connect() as conn:
+            return write_csv(conn, query.order_by(*source.primary_key.columns), Path(path))
 
     def read_sql(self, sql: str) -> pd.DataFrame:
         """Run one SQL statement read-only (nullable dtypes inferred from the values).
@@ -297,7 +265,7 @@ class ExperimentQueryTool:
     def _read(self, query: Select[Any]) -> pd.DataFrame:
         import pandas as pd
 
-        dtypes, dates = _dtypes(query)
+        dtypes, dates = dtypes_of(query)
         with self._connect() as conn:
             return pd.read_sql(
                 query, conn, dtype=dtypes, parse_dates=dates, dtype_backend="numpy_nullable"
@@ -307,26 +275,3 @@ class ExperimentQueryTool:
         if self._closed:
             raise TargetError(f"{self.name}: this ExperimentQueryTool was closed")
         return self._engine.connect()
-
-
-def _totals() -> tuple[ColumnElement[int], ...]:
-    # PostgreSQL sums bigints as numeric (Decimal in Python): cast back so totals stay integers.
-    return tuple(
-        func.sum(STEPS.c[c]).cast(sa.BigInteger).label(f"total_{c}") for c in ("births", "deaths")
-    )
-
-
-def _dtypes(query: Select[Any]) -> tuple[dict[str, str], list[str]]:
-    """Nullable dtypes and date columns from the schema's column types, so a column's dtype never
-    depends on its values (an all-NULL integer column would otherwise come back as text)."""
-    kinds = ((sa.Integer, "Int64"), (sa.Float, "Float64"), (sa.String, "string"))
-    columns = [(str(c.key), c.type) for c in query.selected_columns]
-    dtypes = {
-        key: name for key, type_ in columns for kind, name in kinds if isinstance(type_, kind)
-    }
-    return dtypes, [key for key, type_ in columns if isinstance(type_, sa.DateTime)]
-
-
-def _as_list(ids: SimulationIds) -> list[str] | None:
-    # A lone string is one id, not a sequence of one-character ids.
-    return None if ids is None else [ids] if isinstance(ids, str) else list(ids)

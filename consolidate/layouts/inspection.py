@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from consolidate.discover import SourceFile, discover
 from consolidate.errors import SourceError
-from consolidate.legacy.mapping import quote
-from consolidate.legacy.source import OpenSource, open_source
+from consolidate.layouts.mapping import quote
+from consolidate.layouts.reading import OpenSource, open_source
+from consolidate.sources.discover import SourceFile, discover
 
 
 @dataclass(frozen=True)

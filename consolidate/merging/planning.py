@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from sqlalchemy import Connection
 
-from consolidate import ledger
-from consolidate.ledger import OnConflict
-from consolidate.legacy.source import OpenSource
-from consolidate.report import SourceOutcome
+from consolidate.layouts.reading import OpenSource
+from consolidate.merging import ledger
+from consolidate.merging.ledger import OnConflict
+from consolidate.merging.report import SourceOutcome
 
 
 class Plan:

@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from consolidate.legacy.mapping import TableMapping, quote
-from consolidate.legacy.source import OpenSource
+from consolidate.layouts.mapping import TableMapping, quote
+from consolidate.layouts.reading import OpenSource
 from consolidate.schema import metadata
 from consolidate.sinks import sqlite as sqlite_sink
 

@@ -21,16 +21,17 @@ from pathlib import Path
 from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from consolidate import ledger, migrations
-from consolidate.db import central_engine, describe, sqlite_path, target_url
-from consolidate.discover import SourceFile, discover
 from consolidate.errors import SourceError
-from consolidate.inspection import blocking_problems, simulation_id_for
-from consolidate.ledger import OnConflict
-from consolidate.legacy.source import OpenSource, open_source
-from consolidate.planning import Plan
-from consolidate.report import MergeReport, SourceOutcome, summarise
+from consolidate.layouts.inspection import blocking_problems, simulation_id_for
+from consolidate.layouts.reading import OpenSource, open_source
+from consolidate.merging import ledger
+from consolidate.merging.ledger import OnConflict
+from consolidate.merging.planning import Plan
+from consolidate.merging.report import MergeReport, SourceOutcome, summarise
+from consolidate.schema import migrations
+from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
 from consolidate.sinks import Sink, for_target
+from consolidate.sources.discover import SourceFile, discover
 
 TableCallback = Callable[[str, int, float], None]
 

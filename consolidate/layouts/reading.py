@@ -1,0 +1,153 @@
+"""A source opened and recognised: its file, its shape, its layout and how it maps.
+
+``open_source`` is what the later stages call: it opens the file (``consolidate.sources``),
+reads its structure, names its layout and builds its mapping, once per use of a source.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from consolidate.errors import SourceError
+from consolidate.layouts.mapping import (
+    SIMULATION_ROW,
+    SourceMapping,
+    affinity,
+    central_affinity,
+    convert,
+    map_source,
+    quote,
+)
+from consolidate.layouts.recognition import Layout, recognise
+from consolidate.layouts.shapes import SourceShape, read_shape
+from consolidate.schema import metadata
+from consolidate.sources.opening import OpenFile, open_file, sqlite_reason
+
+
+@dataclass(frozen=True)
+class OpenSource:
+    """A readable source: its file, what it is, and how it maps."""
+
+    file: OpenFile
+    shape: SourceShape
+    layout: Layout
+    mapping: SourceMapping
+
+    @property
+    def path(self) -> Path:
+        """The source as the user named it, absolute."""
+        return self.file.path
+
+    @property
+    def read_uri(self) -> str:
+        """A file: URI for ``sqlite3.connect(uri=True)`` or ATTACH."""
+        return self.file.read_uri
+
+    @property
+    def sidecar(self) -> str | None:
+        """``'-wal'`` or ``'-journal'`` when a pending sidecar was read through a copy."""
+        return self.file.sidecar
+
+    @property
+    def sha256(self) -> str:
+        """See :attr:`OpenFile.sha256`."""
+        return self.file.sha256
+
+    def connect(self) -> sqlite3.Connection:
+        """A new read-only connection on the source (or its private copy)."""
+        return self.file.connect()
+
+    def check_integrity(self) -> None:
+        """See :meth:`OpenFile.check_integrity`."""
+        self.file.check_integrity()
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per central table, counted in the source (what verify holds the target to)."""
+        counts: dict[str, int] = {}
+        with closing(self.connect()) as conn:
+            for table in self.mapping.tables:
+                (rows,) = conn.execute(table.count_sql()).fetchone()
+                counts[table.central_table] = counts.get(table.central_table, 0) + rows
+        return counts
+
+    def unknown_table_counts(self) -> dict[str, int]:
+        """Rows per table that no central table is home to."""
+        with closing(self.connect()) as conn:
+            return {
+                name: conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+                for name in self.mapping.unknown_tables
+            }
+
+    def own_simulation_id(self) -> str | None:
+        """The id in the file's ``simulations`` table when it holds exactly one string id."""
+        if self.mapping.simulation_table is None:
+            return None
+        name = self.mapping.simulation_table.name
+        with closing(self.connect()) as conn:
+            rows = conn.execute(f'SELECT simulation_id FROM "{name}" LIMIT 2').fetchall()
+        if len(rows) == 1 and isinstance(rows[0][0], str) and rows[0][0]:
+            return rows[0][0]
+        return None
+
+    def simulation_row(self) -> dict[str, object] | None:
+        """The legacy ``simulations`` row as central column -> value, or None when it has none.
+
+        Raises:
+            SourceError: the table holds several rows (an experiment database, not a run).
+        """
+        table = self.mapping.simulation_table
+        if table is None:
+            return None
+        columns = [c for c in table.columns if c.name in SIMULATION_ROW]  # others: homeless
+        names = [c.name for c in columns]
+        # The central columns are text except iteration_number: the same conversions as the
+        # data tables, so an integer id becomes '7' and a real keeps every digit.
+        select = ", ".join(
+            convert(quote(c.name), affinity(c.declared_type), _central_affinity(c.name))
+            for c in columns
+        )
+        with closing(self.connect()) as conn:
+            rows = conn.execute(f"SELECT {select} FROM {quote(table.name)} LIMIT 2").fetchall()
+        if len(rows) > 1:
+            raise SourceError(
+                str(self.path),
+                f"its {table.name} table holds several simulations; "
+                "multi-simulation experiment files are not supported",
+            )
+        if not rows:
+            return None
+        return {SIMULATION_ROW[n]: v for n, v in zip(names, rows[0], strict=True)}
+
+
+@contextmanager
+def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
+    """Open ``path`` read-only and recognise it; the private copy (if any) is removed on exit.
+
+    Args:
+        path: the source file.
+        check: run :meth:`OpenSource.check_integrity` before returning; merge passes False and
+            runs it alongside the copy instead.
+
+    Raises:
+        SourceError: the file is missing, empty, not SQLite, corrupt, or has no tables.
+    """
+    with open_file(path) as file:
+        try:
+            with closing(file.connect()) as conn:
+                shape = read_shape(conn)
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(str(file.path), sqlite_reason(exc)) from exc
+        if not shape.tables:
+            raise SourceError(str(file.path), "a SQLite database with no tables")
+        opened = OpenSource(file, shape, recognise(shape), map_source(shape))
+        if check:
+            opened.check_integrity()
+        yield opened
+
+
+def _central_affinity(legacy_column: str) -> str:
+    return central_affinity(metadata.tables["simulations"], SIMULATION_ROW[legacy_column])

@@ -1,0 +1,140 @@
+"""Opening a source file without changing it.
+
+Sources stay byte-identical and nothing is created beside them: a plain file is opened with
+``immutable=1`` (``mode=ro`` would still create ``-wal``/``-shm`` next to a WAL-mode file). A file
+that comes with a ``-wal`` or hot ``-journal`` sidecar holds data there that ``immutable`` would
+miss, so it is copied, sidecar included, into a private folder and read from the copy, where
+SQLite may replay the WAL or roll back the journal without touching the original.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from consolidate.errors import SourceError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SIDECARS = ("-wal", "-journal")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class OpenFile:
+    """A source file opened for reading: where to read it, and its bytes' digest."""
+
+    path: Path  # the source as the user named it, absolute
+    read_uri: str  # a file: URI for sqlite3.connect(uri=True) or ATTACH
+    copied_sha256: str | None  # computed while copying a source that has a sidecar
+    sidecar: str | None  # '-wal' or '-journal' when a pending sidecar was read through a copy
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Of the file's bytes, followed by its sidecar's when one is present.
+
+        Computed on first use (inspect never needs it; merge computes it beside the copy).
+        """
+        if self.copied_sha256:
+            return self.copied_sha256
+        try:
+            return _sha256([self.path])
+        except OSError as exc:
+            raise SourceError(str(self.path), f"cannot be read ({exc.strerror or exc})") from exc
+
+    def check_integrity(self) -> None:
+        """Run ``PRAGMA quick_check`` (a full read of the file's structure).
+
+        Raises:
+            SourceError: the check reports a problem or the file cannot be read.
+        """
+        try:
+            with closing(self.connect()) as conn:
+                result = conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(str(self.path), sqlite_reason(exc)) from exc
+        if result != [("ok",)]:
+            raise SourceError(str(self.path), f"integrity check failed: {result[0][0]}")
+
+    def connect(self) -> sqlite3.Connection:
+        """A new read-only connection on the source (or its private copy)."""
+        return sqlite3.connect(self.read_uri, uri=True, isolation_level=None)
+
+
+@contextmanager
+def open_file(path: Path) -> Iterator[OpenFile]:
+    """Open ``path`` read-only; the private copy (if any) is removed on exit.
+
+    Raises:
+        SourceError: the file is missing, unreadable, empty, or has no SQLite header.
+    """
+    path = path.resolve()
+    private: list[Path] = []  # the private copy's folder, made only for a source with a sidecar
+    try:
+        try:
+            opened = _open(path, private)
+        except OSError as exc:  # permission denied, an I/O error, a full disk for the copy
+            raise SourceError(str(path), f"cannot be read ({exc.strerror or exc})") from exc
+        yield opened
+    finally:
+        for folder in private:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _open(path: Path, private: list[Path]) -> OpenFile:
+    name = str(path)
+    if not path.is_file():
+        raise SourceError(name, "no such file")
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        raise SourceError(name, "empty file (0 bytes)")
+    if header != SQLITE_HEADER:
+        raise SourceError(name, "not a SQLite database (no SQLite header)")
+    sidecar = next((s for s in SIDECARS if _nonempty(Path(name + s))), None)
+    if sidecar is None:
+        return OpenFile(path, path.as_uri() + "?immutable=1", None, None)
+    private.append(Path(tempfile.mkdtemp(prefix="consolidate-source-")))
+    copy = private[0] / "source.db"
+    digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
+    return OpenFile(path, copy.as_uri(), digest, sidecar)
+
+
+def sqlite_reason(exc: sqlite3.DatabaseError) -> str:
+    """SQLite's error as a reason a user can act on (corrupt, not SQLite, or its own words)."""
+    text = str(exc)
+    if "malformed" in text:
+        return f"corrupt or truncated ({text})"
+    if "not a database" in text:
+        return f"not a SQLite database ({text})"
+    return text
+
+
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+def _sha256(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_hashing(pairs: list[tuple[Path, Path]]) -> str:
+    """Copy each file and hash the bytes in the same pass, so a source is read once."""
+    digest = hashlib.sha256()
+    for source, destination in pairs:
+        with source.open("rb") as reader, destination.open("wb") as writer:
+            while chunk := reader.read(_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+    return digest.hexdigest()
