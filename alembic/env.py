@@ -14,6 +14,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from consolidate.schema import metadata
+from consolidate.schema.migrations import migrating
 from consolidate.schema.targets import central_engine
 
 config = context.config
@@ -45,7 +46,7 @@ if shared is not None:
 else:
     engine = central_engine(_target())
     try:
-        with engine.begin() as conn:
+        with migrating(engine) as conn:
             _run(conn)
     finally:
         engine.dispose()

@@ -100,7 +100,7 @@ def run_in_engine(sources: list[Path], target: Path) -> None:
     conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("INSERT INTO experiments (experiment_id, created_at) VALUES ('bench', '2026')")
+    conn.execute("INSERT INTO experiments (experiment_id, creation_date) VALUES ('bench', '2026')")
     plan = _copy_plan(sources[0])
     for n, source in enumerate(sources):
         sim = f"sim_{n}"
@@ -130,7 +130,7 @@ def run_pandas(sources: list[Path], target: Path) -> None:
     central = create_engine(f"sqlite:///{target}")
     with central.begin() as conn:
         conn.execute(
-            text("INSERT INTO experiments (experiment_id, created_at) VALUES ('bench', '2026')")
+            text("INSERT INTO experiments (experiment_id, creation_date) VALUES ('bench', '2026')")
         )
     plan = _copy_plan(sources[0])
     for n, source in enumerate(sources):

@@ -72,7 +72,7 @@ def run_copy(sources: list[Path], url: URL) -> None:
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     plan = _copy_plan(sources[0])
     with psycopg.connect(dsn) as conn:
-        conn.execute("INSERT INTO experiments (experiment_id, created_at) VALUES ('b', now())")
+        conn.execute("INSERT INTO experiments (experiment_id, creation_date) VALUES ('b', now())")
         conn.commit()
         for n, source in enumerate(sources):
             sim = f"sim_{n}"

@@ -100,8 +100,8 @@ def run_raw(target: Path, agents: int, steps: int) -> float:
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
         conn.execute(f"PRAGMA {pragma}")
     conn.execute(
-        "INSERT INTO experiments (experiment_id, status, created_at) VALUES ('bench', 'running', "
-        "'2026-01-01 00:00:00')"
+        "INSERT INTO experiments (experiment_id, status, creation_date)"
+        " VALUES ('bench', 'running', '2026-01-01 00:00:00')"
     )
     conn.execute(
         "INSERT INTO simulations (simulation_id, experiment_id, origin, status) "

@@ -155,7 +155,7 @@ def test_plain_alembic_from_repo_root_with_x_db(tmp_path: Path) -> None:
     target = tmp_path / "from x.db"
     _alembic("-x", f"db={target}", "upgrade", "head")
     assert migrations.current(central_engine(target)) == migrations.head()
-    assert "0001" in _alembic("-x", f"db={target}", "current")
+    assert migrations.HEAD in _alembic("-x", f"db={target}", "current")
 
 
 def test_plain_alembic_reads_environment_url(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def write_runs(target: str) -> None:
         with engine.begin() as conn:
             conn.execute(
                 insert(table["experiments"]),
-                [{"experiment_id": e, "name": e.upper(), "created_at": now} for e in ("a", "b")],
+                [{"experiment_id": e, "name": e.upper(), "creation_date": now} for e in ("a", "b")],
             )
             conn.execute(
                 insert(table["simulations"]),

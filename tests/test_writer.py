@@ -15,6 +15,7 @@ import pytest
 
 from consolidate import verify
 from consolidate.errors import TargetError, UsageError
+from consolidate.schema import migrations
 from consolidate.writer import DataLoggingConfig, ExperimentDatabase, ExperimentDataLogger
 from consolidate.writer import logger as logger_module
 from tests.test_writer_support import count, count_transactions, query, state
@@ -364,13 +365,13 @@ def test_an_empty_file_is_created_and_a_foreign_one_refused(tmp_path: Path) -> N
     empty.touch()
     with ExperimentDatabase(empty, "exp") as db:
         assert db.get_simulation_ids() == []
-    assert query(str(empty), "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert query(str(empty), "SELECT version_num FROM alembic_version") == [(migrations.HEAD,)]
 
 
 def test_experiment_rows_hold_status_and_utc_times(database: ExperimentDatabase) -> None:
     database.update_experiment_status("analyzing", {"note": "done"})
     engine_rows = query(
-        str(database.location), "SELECT status, results_summary, created_at FROM experiments"
+        str(database.location), "SELECT status, results_summary, creation_date FROM experiments"
     )
     ((status, summary, created),) = engine_rows
     assert (status, json.loads(summary)) == ("analyzing", {"note": "done"})

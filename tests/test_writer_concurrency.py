@@ -178,7 +178,8 @@ def test_other_errors_are_never_retried(tmp_path: Path) -> None:
 
     def work(conn: Connection) -> None:
         calls.append(1)
-        conn.execute(text("INSERT INTO experiments (experiment_id) VALUES ('e')"))  # no created_at
+        # no creation_date: the NOT NULL constraint fails
+        conn.execute(text("INSERT INTO experiments (experiment_id) VALUES ('e')"))
 
     with pytest.raises(IntegrityError):
         write_transaction(engine, work)

@@ -152,7 +152,7 @@ def ensure_experiment(conn: Connection, experiment_id: str) -> None:
             experiment_id=experiment_id,
             name=experiment_id,
             status="consolidated",
-            created_at=datetime.now(UTC),
+            creation_date=datetime.now(UTC),
         )
         .on_conflict_do_nothing(index_elements=["experiment_id"])
     )

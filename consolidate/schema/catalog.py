@@ -19,13 +19,14 @@ class Experiment(Base):
     name: Mapped[str | None]
     description: Mapped[str | None]
     hypothesis: Mapped[str | None]
+    # AgentFarm's names and order: its readers unpack ``SELECT * FROM experiments`` by position.
+    creation_date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str | None]
     tags: Mapped[str | None]
     variables: Mapped[str | None]
     results_summary: Mapped[str | None]
     notes: Mapped[str | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Simulation(Base):

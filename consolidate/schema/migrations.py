@@ -6,6 +6,8 @@ The revisions live in ``alembic/`` at the repository root; the wheel ships the s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +48,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 #: The head of ``alembic/versions``, so the schema gate needs no Alembic import when the target
 #: is current (importing Alembic costs a quarter of a second). A test keeps it equal to the
 #: scripts' head; a new revision must update it.
-HEAD = "0001"
+HEAD = "0002"
 
 
 def head() -> str:
@@ -88,8 +90,36 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     if current(engine) is None:
         refuse_foreign(engine)
-    with engine.begin() as conn:
+    with migrating(engine) as conn:
         command.upgrade(alembic_config(conn), revision)
+
+
+@contextmanager
+def migrating(engine: Engine, *, write_lock: bool = False) -> Iterator[Connection]:
+    """A connection inside one transaction, for running revisions on it.
+
+    On SQLite foreign keys are off for that transaction and checked before it commits: a revision
+    that rebuilds a referenced table (``experiments``) would otherwise fail at commit, and
+    ``PRAGMA foreign_keys`` cannot change inside a transaction. They are on again afterwards.
+
+    Raises:
+        TargetError: the migrated rows break a foreign key (nothing is committed).
+    """
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.execution_options(write_lock=write_lock).begin():
+                yield conn
+                if raw is not None and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise TargetError(
+                        f"{describe(engine.url)}: the migration would break foreign keys; "
+                        "nothing was changed"
+                    )
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def refuse_foreign(engine: Engine) -> None:
@@ -113,7 +143,7 @@ def _create(engine: Engine) -> None:
     """
     from alembic import command
 
-    with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
+    with migrating(engine, write_lock=True) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -128,7 +158,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade the target to ``revision`` (``base`` removes every table)."""
     from alembic import command
 
-    with engine.begin() as conn:
+    with migrating(engine) as conn:
         command.downgrade(alembic_config(conn), revision)
 
 

@@ -91,7 +91,7 @@ class SimulationStep(SimulationScoped, Base):
     resource_efficiency: Mapped[float | None]
     resource_distribution_entropy: Mapped[float | None]
     average_agent_health: Mapped[float | None]
-    average_agent_age: Mapped[int | None]
+    average_agent_age: Mapped[float | None]  # AgentFarm divides: real runs store fractions
     average_reward: Mapped[float | None]
     combat_encounters: Mapped[int | None]
     successful_attacks: Mapped[int | None]

@@ -48,7 +48,7 @@ def ensure_experiment(
             name=name if name is not None else experiment_id,
             description=description,
             status="running",
-            created_at=now,
+            creation_date=now,
             last_updated=now,
         )
         .on_conflict_do_nothing(index_elements=["experiment_id"])
