@@ -69,16 +69,20 @@ def _rebuild_experiments(old_created: str, new_created: str, *, agentfarm_order:
         op.create_foreign_key(_FK, 'simulations', 'experiments', ['experiment_id'], ['experiment_id'])
 
 
-def upgrade() -> None:
-    _rebuild_experiments('created_at', 'creation_date', agentfarm_order=True)
+def _retype_average_age(old: sa.types.TypeEngine, new: sa.types.TypeEngine, cast: str) -> None:
     with op.batch_alter_table('simulation_steps', schema=None) as batch_op:
         batch_op.alter_column(
             'average_agent_age',
-            existing_type=sa.BigInteger(),
-            type_=sa.Float(),
+            existing_type=old,
+            type_=new,
             existing_nullable=True,
-            postgresql_using='average_agent_age::double precision',
+            postgresql_using=f'average_agent_age::{cast}',
         )
+
+
+def upgrade() -> None:
+    _rebuild_experiments('created_at', 'creation_date', agentfarm_order=True)
+    _retype_average_age(sa.BigInteger(), sa.Float(), 'double precision')
 
 
 def downgrade() -> None:
@@ -94,12 +98,5 @@ def downgrade() -> None:
             f'{fractional} simulation_steps rows hold a fractional average_agent_age, which '
             'revision 0001 cannot store; downgrade refused'
         )
-    with op.batch_alter_table('simulation_steps', schema=None) as batch_op:
-        batch_op.alter_column(
-            'average_agent_age',
-            existing_type=sa.Float(),
-            type_=sa.BigInteger(),
-            existing_nullable=True,
-            postgresql_using='average_agent_age::bigint',
-        )
+    _retype_average_age(sa.Float(), sa.BigInteger(), 'bigint')
     _rebuild_experiments('creation_date', 'created_at', agentfarm_order=False)
