@@ -273,13 +273,16 @@ def test_type_counts_are_filled_both_ways_as_merge_does(
     assert rows[1] == ('{"system":4,"independent":5,"control":6}', 4, 5, 6)
 
 
-def test_reopening_a_simulation_appends_with_new_keys(
+def test_resuming_a_failed_simulation_appends_with_new_keys(
     database: ExperimentDatabase, sqlite_target: Path
 ) -> None:
     with database.create_simulation_context("sim", {"round": 1}) as ctx:
         ctx.log_agent_action(step_number=0, agent_id="a", action_type="move")
         ctx.log_step(0, [], [("r", 1.0, 0.0, 0.0)], {})
-    ctx = database.create_simulation_context("sim", {"round": 2})
+        ctx.update_status("failed")
+    with pytest.raises(UsageError, match=r"simulation sim is failed.*resume=True.*replace=True"):
+        database.create_simulation_context("sim")
+    ctx = database.create_simulation_context("sim", {"round": 2}, resume=True)
     assert query(str(sqlite_target), "SELECT status, end_time, parameters FROM simulations") == [
         ("running", None, '{"round": 2}')
     ]
@@ -300,8 +303,7 @@ def test_a_running_simulation_is_not_reopened_by_another_writer(sqlite_target: P
     with pytest.raises(UsageError, match="is running"):
         second.create_simulation_context("sim")
     first.close()
-    second.update_simulation_status("sim", "failed")  # what to do after a crash
-    second.create_simulation_context("sim").log_agent_action(
+    second.create_simulation_context("sim", resume=True).log_agent_action(
         step_number=1, agent_id="a", action_type="move"
     )
     second.close()
@@ -335,8 +337,9 @@ def test_a_merged_simulation_is_never_written_to(tmp_path: Path) -> None:
     (merged,) = [s.simulation_id for s in report.sources]
     assert merged is not None
     with ExperimentDatabase(target, "exp") as db:
-        with pytest.raises(UsageError, match="merged from a legacy file"):
-            db.create_simulation_context(merged)
+        for resume in (False, True):
+            with pytest.raises(UsageError, match="merged from a legacy file; pass replace=True"):
+                db.create_simulation_context(merged, resume=resume)
         db.create_simulation_context("new_run").log_step(0, [], [], {})
     report = verify(str(target))
     assert report.ok, [str(m) for m in report.mismatches]

@@ -1,5 +1,6 @@
 """Stage 6, writer: simulation code puts new runs straight into an experiment database.
-May import: errors, schema, layouts (the agent types it shares with the mapping).
+May import: errors, schema, layouts (the agent types it shares with the mapping), merging.ledger
+(deleting a run it replaces, as `merge --replace` does).
 
 It speaks AgentFarm's API (``ExperimentDatabase``, ``SimulationContext``, ``DataLoggingConfig``,
 ``DatabaseFactory``, ``ExperimentManager``) and writes the central schema that ``merge`` writes,

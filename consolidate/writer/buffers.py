@@ -34,6 +34,7 @@ NUMBERED: Mapping[str, str] = {
     "learning_experiences": "experience_id",
     "reproduction_events": "event_id",
     "interactions": "interaction_id",
+    "simulation_config": "config_id",
 }
 #: Buffered rows of these tables belong to an agent (see :meth:`RowBuffers.discard_agents`).
 AGENT_EVENTS = ("agent_actions", "health_incidents", "learning_experiences")
@@ -96,6 +97,19 @@ class RowBuffers:
         numbered = self._numbered[table]
         numbered.append(row)
         return len(numbered)
+
+    def reserve(self, table: str) -> int | None:
+        """Take the next key of a numbered table for a row written elsewhere (an ORM session);
+        None for a table the writer does not number."""
+        if table not in NUMBERED:
+            return None
+        key = self._next_key[table]
+        self._next_key[table] += 1
+        return key
+
+    def pending(self, table: str, key: object) -> Row | None:
+        """The buffered row of a keyed table with this natural key, if one is waiting."""
+        return self._keyed[table].get(key) if table in KEYED else None
 
     def rows(self, table: str) -> list[Row]:
         """The rows buffered for ``table``, in the order they will be written (a copy)."""

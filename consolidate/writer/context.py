@@ -9,10 +9,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from consolidate.writer.agentfarm import AgentFarmMembers
 from consolidate.writer.config import DataLoggingConfig
 from consolidate.writer.logger import ExperimentDataLogger
 from consolidate.writer.removed import RemovedLoggingMethods
 from consolidate.writer.rows import Row
+from consolidate.writer.sessions import simulation_sessions
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class ParentDatabase(Protocol):
 
     engine: Engine
     closed: bool
+    location: str
 
     def update_simulation_status(
         self,
@@ -47,13 +50,17 @@ class ParentDatabase(Protocol):
 
     def _forget(self, context: SimulationContext) -> None: ...
 
+    def _discard(self, simulation_id: str) -> None: ...
 
-class SimulationContext(RemovedLoggingMethods):
+
+class SimulationContext(AgentFarmMembers, RemovedLoggingMethods):
     """One simulation of an :class:`~consolidate.writer.ExperimentDatabase`, and its logger.
 
     Made by ``create_simulation_context``. The ``log_*`` methods are the logger's
     (``log_agent_action`` and ``log_health_incident`` take keywords only, as AgentFarm's context
-    does).
+    does). It is also what AgentFarm's ``Environment`` expects ``environment.db`` to be
+    (:class:`~consolidate.writer.agentfarm.AgentFarmMembers`: ``db_path``, ``Session``,
+    ``save_configuration``, ``update_agent_death``, ``export_data``, ...).
 
     As a context manager: a clean exit flushes, marks the simulation ``completed`` with its end
     time unless a status was already set (AgentFarm's runner sets ``completed`` with a summary
@@ -71,8 +78,19 @@ class SimulationContext(RemovedLoggingMethods):
         self.parent_db = parent_db
         self.simulation_id = simulation_id
         self.logger = ExperimentDataLogger(parent_db.engine, simulation_id, config)
+        self._engine = parent_db.engine
+        self._location = parent_db.location
+        #: AgentFarm's session factory, for this simulation's rows only.
+        self.Session = simulation_sessions(
+            parent_db.engine, simulation_id, self.logger._buffers.reserve
+        )
         #: Set by DatabaseFactory: closing this context then closes its database too.
         self.owns_parent = False
+        #: Set by ``DatabaseFactory.setup_db`` on a simulation it created: closed with nothing
+        #: written, the simulation is deleted again (AgentFarm's in-memory path closes what
+        #: setup_db returned at once, and later merges the run's own file under the same id).
+        self.discard_if_empty = False
+        self.created = True
         self.closed = False
 
     def log_step(
@@ -194,6 +212,8 @@ class SimulationContext(RemovedLoggingMethods):
         if self.closed:
             return
         self.logger.close()
+        if self.discard_if_empty and not self.logger.rows_written and not self._record_changed:
+            self.parent_db._discard(self.simulation_id)
         self._detach()
 
     def finish(self, error: BaseException | str | None) -> None:

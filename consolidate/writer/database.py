@@ -16,6 +16,7 @@ from consolidate.writer import engines, records
 from consolidate.writer.config import DataLoggingConfig
 from consolidate.writer.context import SimulationContext
 from consolidate.writer.retry import write_transaction
+from consolidate.writer.sessions import sessions
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class ExperimentDatabase:
         url = engines.url_of(db_path)
         self.location = describe(url)
         self.engine = engines.acquire(url)
+        #: AgentFarm's session factory (``scoped_session``) on the whole database.
+        self.Session = sessions(self.engine)
         self._contexts: dict[str, SimulationContext] = {}
         self.closed = False
         try:
@@ -93,34 +96,47 @@ class ExperimentDatabase:
         simulation_id: str,
         parameters: Mapping[str, Any] | None = None,
         logging_config: DataLoggingConfig | None = None,
+        *,
+        replace: bool = False,
+        resume: bool = False,
     ) -> SimulationContext:
         """Create the simulation (``running``, start time now) and return its context.
 
-        A simulation of this experiment that the writer wrote and that has ended (completed,
-        failed, ...) is reopened: it is set ``running`` again, its parameters replaced when
-        given, and new rows are appended. One writer per simulation: a ``running`` one is
-        refused, since two writers would number its rows alike.
+        An id that already holds a run is never appended to silently: ``replace=True`` deletes
+        that run's rows and writes the new run in its place; ``resume=True`` continues a run of
+        the writer's that did not complete (``running`` after its process died, ``failed``),
+        appending after its rows; a completed or merged run can only be replaced. Nothing
+        detects whether another writer is still alive: ``resume`` of a ``running`` run is the
+        caller's word that its writer is gone. (AgentFarm reused the old row silently.)
 
         Raises:
             ValueError: ``simulation_id`` is empty.
-            UsageError: this database already has an open context for it, the simulation is
-                ``running``, or the id belongs to a merged run or to another experiment.
+            UsageError: this database already has an open context for it, the id is taken and
+                neither ``replace`` nor ``resume`` allows it (the message says which), or it
+                belongs to another experiment.
         """
         self._check_open()
         if not simulation_id:
             raise ValueError("simulation_id is required")
         if simulation_id in self._contexts:  # clearer than the "is running" refusal below
             raise UsageError(f"simulation {simulation_id} already has an open context; close it")
+        created: list[bool] = []
         self._write(
-            lambda conn: records.open_simulation(
-                conn,
-                simulation_id=simulation_id,
-                experiment_id=self.experiment_id,
-                parameters=parameters,
-                location=self.location,
+            lambda conn: created.append(
+                records.open_simulation(
+                    conn,
+                    simulation_id=simulation_id,
+                    experiment_id=self.experiment_id,
+                    parameters=parameters,
+                    location=self.location,
+                    replace=replace,
+                    resume=resume,
+                )
             )
         )
         context = SimulationContext(self, simulation_id, logging_config)
+        #: Whether this context created the simulation (or replaced it) rather than resumed it.
+        context.created = created[-1]
         self._contexts[simulation_id] = context
         return context
 
@@ -241,6 +257,9 @@ class ExperimentDatabase:
                 only_if_running=only_if_running,
             )
         )
+
+    def _discard(self, simulation_id: str) -> None:
+        self._write(lambda conn: records.discard_simulation(conn, simulation_id))
 
     def _forget(self, context: SimulationContext) -> None:
         if self._contexts.get(context.simulation_id) is context:

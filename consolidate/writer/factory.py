@@ -7,6 +7,7 @@ centralized-storage branch, PR #463).
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Mapping
@@ -16,9 +17,13 @@ from typing import Any
 
 from sqlalchemy import URL
 
+from consolidate.errors import UsageError
 from consolidate.writer.config import DataLoggingConfig
 from consolidate.writer.context import SimulationContext
 from consolidate.writer.database import ExperimentDatabase
+from consolidate.writer.records import REPLACE_VARIABLE, RESUME_VARIABLE
+
+log = logging.getLogger(__name__)
 
 
 def default_experiment_id() -> str:
@@ -45,6 +50,23 @@ def parameters_from_config(config: object) -> dict[str, Any] | None:
     return {key: value for key, value in found.items() if value is not None}
 
 
+def logging_config_from(config: Mapping[str, Any] | None) -> DataLoggingConfig | None:
+    """Buffering from AgentFarm's ``config.to_dict()``: ``database.log_buffer_size`` and
+    ``database.commit_interval_seconds`` when present (None: the defaults)."""
+    database = config.get("database") if isinstance(config, Mapping) else None
+    if not isinstance(database, Mapping):
+        return None
+    defaults = DataLoggingConfig()
+    size = database.get("log_buffer_size")
+    interval = database.get("commit_interval_seconds")
+    if size is None and interval is None:
+        return None
+    return DataLoggingConfig(
+        buffer_size=int(size) if size is not None else defaults.buffer_size,
+        commit_interval=interval if interval is not None else defaults.commit_interval,
+    )
+
+
 def make_folder_for(target: str | Path | URL) -> None:
     """Create the folder of a SQLite file target (AgentFarm created ``experiments/``)."""
     if isinstance(target, URL) or "://" in str(target):
@@ -65,6 +87,8 @@ class DatabaseFactory:
         experiment_db_path: str | Path | URL | None = None,
         *,
         logging_config: DataLoggingConfig | None = None,
+        replace: bool | None = None,
+        resume: bool | None = None,
     ) -> SimulationContext:
         """A context for one simulation; closing it closes the database it opened.
 
@@ -80,10 +104,13 @@ class DatabaseFactory:
         simulation and experiment ids default to the file's stem, as ``merge`` would name it.
 
         Every call shares the process's one engine per database. Parameters come from
-        ``config`` (:func:`parameters_from_config`).
+        ``config`` (:func:`parameters_from_config`). An id that already holds a run needs
+        ``replace`` or ``resume`` (see ``ExperimentDatabase.create_simulation_context``); when
+        they are None they come from ``EXPERIMENT_REPLACE`` / ``EXPERIMENT_RESUME`` set to ``"1"``.
 
         Raises:
             ValueError: no ``simulation_id`` where one is required.
+            UsageError: the id holds a run that neither ``replace`` nor ``resume`` allows.
         """
         if use_experiment_db is None:
             use_experiment_db = os.environ.get("USE_EXPERIMENT_DB") == "1"
@@ -108,16 +135,77 @@ class DatabaseFactory:
             if not simulation_id:
                 raise ValueError(f"simulation_id is required for {target}")
             experiment_id = experiment_id or stem or default_experiment_id()
+        if replace is None:
+            replace = os.environ.get(REPLACE_VARIABLE) == "1"
+        if resume is None:
+            resume = os.environ.get(RESUME_VARIABLE) == "1"
         make_folder_for(target)
         database = ExperimentDatabase(target, experiment_id)
         try:
             context = database.create_simulation_context(
-                simulation_id, parameters_from_config(config), logging_config
+                simulation_id,
+                parameters_from_config(config),
+                logging_config,
+                replace=replace,
+                resume=resume,
             )
         except BaseException:
             database.close()
             raise
         context.owns_parent = True
+        return context
+
+    @staticmethod
+    def setup_db(
+        db_path: str | Path | None,
+        simulation_id: str,
+        config: Mapping[str, Any] | None = None,
+        *,
+        replace: bool | None = None,
+        resume: bool | None = None,
+    ) -> SimulationContext | None:
+        """AgentFarm's ``DatabaseFactoryProtocol.setup_db``: the context ``environment.db`` is.
+
+        Pass the class as ``Environment(..., db_factory=DatabaseFactory)``, or put
+        ``DatabaseFactory.setup_db`` in place of ``farm.database.utilities.setup_db``; both call
+        it with the run's path, its simulation id and ``config.to_dict()``. The database is
+        chosen as :meth:`create` chooses it: in experiment mode (``USE_EXPERIMENT_DB=1``) the
+        shared experiment database, whatever ``db_path`` says; otherwise a database of the
+        run's own at ``db_path``, in the central schema (``None`` or ``""``, which AgentFarm's
+        in-memory path passes, means no database, as in AgentFarm). ``config`` is stored as the
+        simulation's parameters, and its ``database.log_buffer_size`` and
+        ``database.commit_interval_seconds`` set the buffering.
+
+        Unlike AgentFarm's, it never deletes a file: an id that already holds a run needs
+        ``replace`` / ``EXPERIMENT_REPLACE=1`` or ``resume`` / ``EXPERIMENT_RESUME=1``. A
+        simulation it created and that is closed before anything was written is deleted again,
+        so AgentFarm's in-memory path (which closes this context at once and persists the run
+        to a file of its own) leaves nothing behind to clash with ``consolidate merge`` of that
+        file.
+
+        Raises:
+            UsageError: ``db_path`` is ``":memory:"`` outside experiment mode (use AgentFarm's
+                ``use_in_memory_db``, or an experiment database), or as :meth:`create`.
+        """
+        experiment_mode = os.environ.get("USE_EXPERIMENT_DB") == "1"
+        if not experiment_mode and (db_path is None or str(db_path) == ""):
+            log.info("simulation %s: no db_path, so no database (as in AgentFarm)", simulation_id)
+            return None
+        if not experiment_mode and str(db_path) == ":memory:":
+            raise UsageError(
+                "setup_db(':memory:'): consolidate writes to a file or a URL; use AgentFarm's "
+                "database.use_in_memory_db, or USE_EXPERIMENT_DB=1 with EXPERIMENT_DB_PATH"
+            )
+        context = DatabaseFactory.create(
+            config,
+            db_path=None if experiment_mode else db_path,
+            simulation_id=simulation_id,
+            use_experiment_db=experiment_mode,
+            logging_config=logging_config_from(config),
+            replace=replace,
+            resume=resume,
+        )
+        context.discard_if_empty = context.created
         return context
 
 

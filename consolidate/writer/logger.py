@@ -51,6 +51,8 @@ class ExperimentDataLogger(RemovedLoggingMethods):
             self._buffers = RowBuffers(next_keys(conn, simulation_id))
         self._last_commit_time = time.monotonic()
         self._closed = False
+        #: Rows this logger has committed.
+        self.rows_written = 0
 
     # -- what AgentFarm's DataLogger offers ------------------------------------------------
 
@@ -214,7 +216,7 @@ class ExperimentDataLogger(RemovedLoggingMethods):
         """
         if not self._buffers:
             return
-        write_transaction(self._engine, self._buffers.write)
+        self.rows_written += write_transaction(self._engine, self._buffers.write)
         self._buffers.clear()
         self._last_commit_time = time.monotonic()
 

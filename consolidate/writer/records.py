@@ -16,12 +16,17 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from consolidate.errors import UsageError
+from consolidate.merging.ledger import forget
 from consolidate.schema import metadata
 from consolidate.writer.rows import utc_now
 
 EXPERIMENTS = metadata.tables["experiments"]
 SIMULATIONS = metadata.tables["simulations"]
 ORIGIN = "writer"
+
+#: The environment variables of ``DatabaseFactory`` that ask for ``replace`` / ``resume``.
+REPLACE_VARIABLE = "EXPERIMENT_REPLACE"
+RESUME_VARIABLE = "EXPERIMENT_RESUME"
 
 #: Statuses of a simulation that is not over; any other status sets ``end_time``.
 ACTIVE = frozenset({"pending", "running"})
@@ -69,21 +74,42 @@ def open_simulation(
     experiment_id: str,
     parameters: Mapping[str, Any] | None,
     location: str,
+    replace: bool = False,
+    resume: bool = False,
 ) -> bool:
-    """Insert the simulation as ``running``, or reopen the writer's own; true if it is new.
+    """Insert the simulation as ``running``; true if it is new (or replaced).
 
-    Reopening a simulation that has ended sets it ``running`` again with no end time and, when
-    ``parameters`` is given, replaces them (AgentFarm reused the old row silently).
+    An id that already holds a run is never appended to silently:
+
+    - ``replace``: the old run's rows, whatever wrote them, are deleted in this transaction and
+      the new run takes its place;
+    - ``resume``: a run of the writer's that did not complete (``running`` after its process
+      died, ``failed``, ``interrupted``) is set ``running`` again with no end time, its
+      parameters replaced when given, and new rows are appended after its own;
+    - neither: :class:`~consolidate.errors.UsageError`, naming the id and both ways out.
+
+    A completed or merged run can only be replaced. Nothing records whether a writer is still
+    alive, so ``resume`` of a ``running`` run is the caller's word that its writer is gone.
 
     Raises:
-        UsageError: the id belongs to a merged run or to another experiment, or is ``running``.
+        UsageError: the id is taken (see above), or belongs to another experiment.
     """
+    if replace and resume:
+        raise UsageError("replace and resume exclude each other")
     sims = SIMULATIONS
     held = conn.execute(
         select(sims.c.origin, sims.c.experiment_id, sims.c.status).where(
             sims.c.simulation_id == simulation_id
         )
     ).first()
+    if held is not None and held.experiment_id != experiment_id:
+        raise UsageError(
+            f"simulation {simulation_id} belongs to experiment {held.experiment_id}, "
+            f"not {experiment_id}"
+        )
+    if held is not None and replace:
+        forget(conn, simulation_id)
+        held = None
     if held is None:
         conn.execute(
             sims.insert().values(
@@ -97,27 +123,32 @@ def open_simulation(
             )
         )
         return True
-    if held.origin != ORIGIN:
+    finished = held.origin != ORIGIN or held.status == "completed"
+    if finished:
+        what = "a run merged from a legacy file" if held.origin != ORIGIN else "a completed run"
         raise UsageError(
-            f"simulation {simulation_id} was merged from a legacy file; "
-            "the writer cannot add rows to it"
+            f"simulation {simulation_id} already holds {what}; pass replace=True "
+            f"(or set {REPLACE_VARIABLE}=1) to delete it and write the new run in its place"
         )
-    if held.experiment_id != experiment_id:
+    if not resume:
         raise UsageError(
-            f"simulation {simulation_id} belongs to experiment {held.experiment_id}, "
-            f"not {experiment_id}"
-        )
-    if held.status == "running":
-        # Two writers numbering one simulation's rows would collide on every key.
-        raise UsageError(
-            f"simulation {simulation_id} is running: another writer may be writing it; "
-            "if its run died, mark it failed first (update_simulation_status)"
+            f"simulation {simulation_id} is {held.status}: another writer may be writing it, "
+            f"or its run died; pass resume=True (or set {RESUME_VARIABLE}=1) to append to it, "
+            f"or replace=True (or {REPLACE_VARIABLE}=1) to start it over"
         )
     values: dict[str, Any] = {"status": "running", "end_time": None}
     if parameters is not None:
         values["parameters"] = parameters_json(parameters)
     conn.execute(update(sims).where(sims.c.simulation_id == simulation_id).values(**values))
     return False
+
+
+def discard_simulation(conn: Connection, simulation_id: str) -> None:
+    """Delete a simulation that is still ``running`` and was never written to."""
+    sims = SIMULATIONS
+    held = conn.execute(select(sims.c.status).where(sims.c.simulation_id == simulation_id)).scalar()
+    if held == "running":
+        forget(conn, simulation_id)
 
 
 def set_simulation_status(

@@ -1,0 +1,227 @@
+"""What AgentFarm's ``Environment`` and ``run_simulation`` call on ``environment.db``.
+
+:class:`SimulationContext` gets these members from :class:`AgentFarmMembers`, so a context is
+what AgentFarm's own ``setup_db`` returns, scoped to its one simulation: every member reads and
+writes that simulation's rows only (AgentFarm's looked agents up by ``agent_id`` alone and wrote
+the death's health incident without a ``simulation_id``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import scoped_session
+
+from consolidate.errors import UsageError
+from consolidate.schema import metadata
+from consolidate.writer import records, rows
+from consolidate.writer.export import export_tables
+from consolidate.writer.retry import write_transaction
+from consolidate.writer.sessions import run_in_transaction
+
+if TYPE_CHECKING:
+    from consolidate.writer.logger import ExperimentDataLogger
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+AGENTS = metadata.tables["agents"]
+CONFIGS = metadata.tables["simulation_config"]
+SIMULATIONS = metadata.tables["simulations"]
+
+
+def utc_text(moment: datetime) -> str:
+    """A datetime as the writer's UTC ISO-8601 text; a naive one is taken as local time, which
+    is what AgentFarm's naive ``datetime.now()`` meant."""
+    return moment.astimezone(UTC).isoformat()
+
+
+class AgentFarmMembers:
+    """AgentFarm's ``DatabaseProtocol`` members of a simulation's context.
+
+    Expects ``simulation_id``, ``logger`` (an ``ExperimentDataLogger``), ``Session`` (the
+    simulation's session factory) and ``_engine`` and ``_location`` on the class it is mixed in.
+    """
+
+    simulation_id: str
+    logger: ExperimentDataLogger
+    Session: scoped_session[OrmSession]
+    _engine: Engine
+    _location: str
+    #: Whether update_simulation_record or update_agent_death changed a row directly.
+    _record_changed = False
+
+    @property
+    def db_path(self) -> str:
+        """Where the rows go: the experiment database's file path, or its URL without password."""
+        return self._location
+
+    def _execute_in_transaction(self, func: Callable[[OrmSession], T]) -> T:
+        """Run ``func(session)`` in one transaction and commit; roll back and re-raise on error.
+
+        Rows still buffered are flushed first, so ``func`` sees everything logged so far (in
+        AgentFarm, agents were written at once). The session's writes stay in this simulation
+        (:func:`consolidate.writer.sessions.simulation_sessions`).
+        """
+        self.logger.flush_all_buffers()
+        return run_in_transaction(self.Session, func)
+
+    def save_configuration(self, config: Mapping[str, Any]) -> None:
+        """Add a ``simulation_config`` row: ``timestamp`` epoch seconds, ``config_data`` JSON."""
+        row = rows.blank("simulation_config", self.simulation_id)
+        row["timestamp"] = int(time.time())
+        row["config_data"] = json.dumps(dict(config), default=str)
+        self.logger._add("simulation_config", row)
+        self.logger.flush_all_buffers()
+
+    def get_configuration(self) -> dict[str, Any]:
+        """The newest configuration saved for this simulation, parsed; ``{}`` when there is none."""
+        self.logger.flush_all_buffers()
+        query = (
+            select(CONFIGS.c.config_data)
+            .where(CONFIGS.c.simulation_id == self.simulation_id)
+            .order_by(CONFIGS.c.timestamp.desc(), CONFIGS.c.config_id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            text = conn.execute(query).scalar()
+        if not text:
+            return {}
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            log.warning("simulation %s: its configuration is not JSON", self.simulation_id)
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    def add_simulation_record(
+        self,
+        simulation_id: str,
+        start_time: datetime,
+        status: str,
+        parameters: Mapping[str, Any] | None,
+    ) -> None:
+        """Nothing to do: opening the context created this simulation's row.
+
+        AgentFarm's ``run_simulation`` calls it only when ``save_configuration`` failed for want
+        of that row; the row is never replaced here (see ``replace`` of
+        ``create_simulation_context`` for starting a run over).
+
+        Raises:
+            UsageError: ``simulation_id`` is not this context's.
+        """
+        self._check_own(simulation_id)
+
+    def update_simulation_record(
+        self,
+        simulation_id: str,
+        *,
+        status: str | None = None,
+        end_time: datetime | None = None,
+        results_summary: Mapping[str, Any] | None = None,
+        simulation_db_path: str | None = None,
+    ) -> None:
+        """Set the given fields of this simulation's row, after flushing its buffered rows.
+
+        A status that ends the run (anything but ``pending``/``running``) with no ``end_time``
+        gets now as its end time; ``results_summary`` is stored as JSON text.
+
+        Raises:
+            UsageError: ``simulation_id`` is not this context's.
+        """
+        self._check_own(simulation_id)
+        self.logger.flush_all_buffers()
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = status
+            if status not in records.ACTIVE and end_time is None:
+                values["end_time"] = rows.utc_now()
+        if end_time is not None:
+            values["end_time"] = utc_text(end_time)
+        if results_summary is not None:
+            values["results_summary"] = json.dumps(dict(results_summary), default=str)
+        if simulation_db_path is not None:
+            values["simulation_db_path"] = str(simulation_db_path)
+        if not values:
+            return
+        self._record_changed = True
+        where = SIMULATIONS.c.simulation_id == self.simulation_id
+
+        def work(conn: Connection) -> None:
+            conn.execute(update(SIMULATIONS).where(where).values(**values))
+
+        write_transaction(self._engine, work)
+
+    def update_agent_death(self, agent_id: str, death_time: int, cause: str = "starvation") -> None:
+        """Set the agent's ``death_time`` and add its death to ``health_incidents``, as AgentFarm
+        does (step ``death_time``, health 0 to 0, ``cause``, details ``{"final_state": "dead"}``).
+
+        An agent this simulation never logged is left alone, as in AgentFarm (which then logged
+        nothing either).
+        """
+        agent_id = str(agent_id)
+        buffered = self.logger._buffers.pending("agents", agent_id)
+        if buffered is not None:
+            buffered["death_time"] = death_time
+            found = True
+        else:
+            where = (AGENTS.c.simulation_id == self.simulation_id) & (AGENTS.c.agent_id == agent_id)
+
+            def work(conn: Connection) -> bool:
+                result = conn.execute(update(AGENTS).where(where).values(death_time=death_time))
+                return bool(result.rowcount)
+
+            found = write_transaction(self._engine, work)
+            self._record_changed |= found
+        if not found:
+            log.debug("simulation %s: no agent %s to mark dead", self.simulation_id, agent_id)
+            return
+        self.logger.log_health_incident(
+            death_time, agent_id, 0, 0, cause, details={"final_state": "dead"}
+        )
+
+    def export_data(
+        self,
+        filepath: str | Path,
+        format: str = "csv",
+        data_types: list[str] | None = None,
+        start_step: int | None = None,
+        end_step: int | None = None,
+        include_metadata: bool = True,
+    ) -> None:
+        """Write this simulation's rows to ``filepath`` as AgentFarm does (see
+        :func:`consolidate.writer.export.export_tables`); only this simulation's rows."""
+        self.logger.flush_all_buffers()
+        metadata_block = None
+        if include_metadata:
+            metadata_block = {
+                "config": self.get_configuration(),
+                "simulation_id": self.simulation_id,
+                "export_timestamp": datetime.now(UTC).isoformat(),
+                "data_range": {"start_step": start_step, "end_step": end_step},
+            }
+        export_tables(
+            self._engine,
+            self.simulation_id,
+            Path(filepath),
+            format=format,
+            data_types=data_types,
+            start_step=start_step,
+            end_step=end_step,
+            metadata_block=metadata_block,
+        )
+
+    def _check_own(self, simulation_id: str) -> None:
+        if simulation_id != self.simulation_id:
+            raise UsageError(
+                f"simulation {self.simulation_id}: its context cannot change simulation "
+                f"{simulation_id}"
+            )
