@@ -86,9 +86,10 @@ class SimulationContext(AgentFarmMembers, RemovedLoggingMethods):
         )
         #: Set by DatabaseFactory: closing this context then closes its database too.
         self.owns_parent = False
-        #: Set by ``DatabaseFactory.setup_db`` on a simulation it created: closed with nothing
-        #: written, the simulation is deleted again (AgentFarm's in-memory path closes what
-        #: setup_db returned at once, and later merges the run's own file under the same id).
+        #: Set by ``DatabaseFactory.setup_db`` on a simulation it created: closed before anything
+        #: but its initial resources was written, the simulation is deleted again (AgentFarm's
+        #: in-memory path builds its Environment, closes what setup_db returned at once, and
+        #: persists the run to a file of its own, which is merged later under the same id).
         self.discard_if_empty = False
         self.created = True
         self.closed = False
@@ -212,9 +213,14 @@ class SimulationContext(AgentFarmMembers, RemovedLoggingMethods):
         if self.closed:
             return
         self.logger.close()
-        if self.discard_if_empty and not self.logger.rows_written and not self._record_changed:
+        if self.discard_if_empty and self._never_started():
             self.parent_db._discard(self.simulation_id)
         self._detach()
+
+    def _never_started(self) -> bool:
+        """True when only the Environment's initial resources were logged: no agent, no step,
+        no configuration, no change to the simulation's row."""
+        return self.logger.tables_written <= {"resource_states"} and not self._record_changed
 
     def finish(self, error: BaseException | str | None) -> None:
         """End the simulation: ``completed`` (unless a status was set) or ``failed``; close.

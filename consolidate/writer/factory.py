@@ -52,18 +52,27 @@ def parameters_from_config(config: object) -> dict[str, Any] | None:
 
 def logging_config_from(config: Mapping[str, Any] | None) -> DataLoggingConfig | None:
     """Buffering from AgentFarm's ``config.to_dict()``: ``database.log_buffer_size`` and
-    ``database.commit_interval_seconds`` when present (None: the defaults)."""
-    database = config.get("database") if isinstance(config, Mapping) else None
-    if not isinstance(database, Mapping):
+    ``database.commit_interval_seconds`` when present (None: the defaults).
+
+    AgentFarm's ``SimulationConfig.to_dict()`` flattens its sections into dotted keys
+    (``"database.log_buffer_size"``); a nested ``{"database": {...}}`` is read too.
+    """
+    if not isinstance(config, Mapping):
         return None
-    defaults = DataLoggingConfig()
-    size = database.get("log_buffer_size")
-    interval = database.get("commit_interval_seconds")
+    nested = config.get("database")
+    section: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {}
+
+    def setting(name: str) -> Any:
+        value = config.get(f"database.{name}")
+        return value if value is not None else section.get(name)
+
+    size, interval = setting("log_buffer_size"), setting("commit_interval_seconds")
     if size is None and interval is None:
         return None
+    defaults = DataLoggingConfig()
     return DataLoggingConfig(
         buffer_size=int(size) if size is not None else defaults.buffer_size,
-        commit_interval=interval if interval is not None else defaults.commit_interval,
+        commit_interval=float(interval) if interval is not None else defaults.commit_interval,
     )
 
 
@@ -174,14 +183,14 @@ class DatabaseFactory:
         run's own at ``db_path``, in the central schema (``None`` or ``""``, which AgentFarm's
         in-memory path passes, means no database, as in AgentFarm). ``config`` is stored as the
         simulation's parameters, and its ``database.log_buffer_size`` and
-        ``database.commit_interval_seconds`` set the buffering.
+        ``database.commit_interval_seconds`` set the buffering (:func:`logging_config_from`).
 
         Unlike AgentFarm's, it never deletes a file: an id that already holds a run needs
         ``replace`` / ``EXPERIMENT_REPLACE=1`` or ``resume`` / ``EXPERIMENT_RESUME=1``. A
-        simulation it created and that is closed before anything was written is deleted again,
-        so AgentFarm's in-memory path (which closes this context at once and persists the run
-        to a file of its own) leaves nothing behind to clash with ``consolidate merge`` of that
-        file.
+        simulation it created and that is closed before any agent, step or configuration was
+        written (only the Environment's initial resources) is deleted again, so AgentFarm's
+        in-memory path (which closes this context at once and persists the run to a file of its
+        own) leaves nothing behind to clash with ``consolidate merge`` of that file.
 
         Raises:
             UsageError: ``db_path`` is ``":memory:"`` outside experiment mode (use AgentFarm's

@@ -51,8 +51,9 @@ class ExperimentDataLogger(RemovedLoggingMethods):
             self._buffers = RowBuffers(next_keys(conn, simulation_id))
         self._last_commit_time = time.monotonic()
         self._closed = False
-        #: Rows this logger has committed.
+        #: Rows this logger has committed, and the tables they went to.
         self.rows_written = 0
+        self.tables_written: set[str] = set()
 
     # -- what AgentFarm's DataLogger offers ------------------------------------------------
 
@@ -216,7 +217,9 @@ class ExperimentDataLogger(RemovedLoggingMethods):
         """
         if not self._buffers:
             return
+        tables = self._buffers.counts()
         self.rows_written += write_transaction(self._engine, self._buffers.write)
+        self.tables_written.update(tables)
         self._buffers.clear()
         self._last_commit_time = time.monotonic()
 
