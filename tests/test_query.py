@@ -139,13 +139,13 @@ def test_every_experiment_is_listed_and_a_tool_can_keep_to_one(tmp_path: Path) -
     later = [str(p) for p in LEGACY_FIXTURES[3:5]]
     assert merge(later, str(target), experiment_id="second").ok
     with ExperimentQueryTool(target) as tool:
-        info = tool.get_experiment_info()
+        info = tool.get_experiments()
     assert dict(zip(info["experiment_id"], info["simulations"], strict=True)) == {
         "first": 3,
         "second": 2,
     }
     with ExperimentQueryTool(target, experiment_id="second") as tool:
-        assert tool.get_experiment_info()["experiment_id"].tolist() == ["second"]
+        assert tool.get_experiments()["experiment_id"].tolist() == ["second"]
         second = tool.list_simulations()["simulation_id"].tolist()
         with pytest.raises(QueryError, match=f"no simulation {F1} in experiment second"):
             tool.get_agent_counts_over_time([F1])
@@ -320,7 +320,7 @@ def test_written_runs_on_both_backends(runs: str) -> None:
 def test_written_runs_scoped_to_an_experiment(runs: str, tmp_path: Path) -> None:
     with ExperimentQueryTool(runs, experiment_id="b") as tool:
         assert tool.list_simulations()["simulation_id"].tolist() == ["run-3"]
-        assert tool.get_experiment_info()["name"].tolist() == ["B"]
+        assert tool.get_experiments()["name"].tolist() == ["B"]
         assert tool.export("simulation_steps", tmp_path / "steps.csv") == 0
         with pytest.raises(QueryError, match="no simulation run-1 in experiment b"):
             tool.get_final_state("run-1")

@@ -15,6 +15,7 @@ from sqlalchemy import URL, Connection, Select, Table, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
+from consolidate.analysis.agentfarm import AgentFarmQueries
 from consolidate.analysis.columns import (
     AGENTS,
     EXPERIMENTS,
@@ -38,8 +39,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-class ExperimentQueryTool:
+class ExperimentQueryTool(AgentFarmQueries):
     """Read-only questions about an experiment database (SQLite file or PostgreSQL URL).
+
+    ``db_path`` is a file path or a URL, positional or, as AgentFarm's scripts pass it, keyword
+    (``ExperimentQueryTool(db_path=...)``).
 
     It answers for every experiment unless ``experiment_id`` is given (AgentFarm's read the first
     one only). Columns get nullable dtypes from the schema's types (``Int64``, ``Float64``,
@@ -51,10 +55,8 @@ class ExperimentQueryTool:
             schema at this version's revision (``SchemaOutOfDate`` names the fix).
     """
 
-    def __init__(
-        self, db_path_or_url: str | Path | URL, *, experiment_id: str | None = None
-    ) -> None:
-        self.url = db_path_or_url if isinstance(db_path_or_url, URL) else target_url(db_path_or_url)
+    def __init__(self, db_path: str | Path | URL, *, experiment_id: str | None = None) -> None:
+        self.url = db_path if isinstance(db_path, URL) else target_url(db_path)
         self.name = describe(self.url)
         self.experiment_id = experiment_id
         # must_exist: a reader that created an empty database would answer "nothing" for a typo.
@@ -79,14 +81,6 @@ class ExperimentQueryTool:
         """Dispose of the engine; the tool refuses further calls."""
         self._closed = True
         self._engine.dispose()
-
-    def get_experiment_info(self) -> pd.DataFrame:
-        """Every column of ``experiments`` plus its ``simulations`` count, one row per
-        experiment: a DataFrame even for one (``.iloc[0].to_dict()`` is AgentFarm's dict)."""
-        exp = EXPERIMENTS.c
-        count = select(func.count()).where(SIMULATIONS.c.experiment_id == exp.experiment_id)
-        query = select(EXPERIMENTS, count.scalar_subquery().label("simulations"))
-        return self._read(query.where(*self._scope(EXPERIMENTS)).order_by(exp.experiment_id))
 
     def list_simulations(self) -> pd.DataFrame:
         """Every column of ``simulations`` (status, times, parameters, provenance)."""
