@@ -49,8 +49,22 @@ def test_every_python_example_runs(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, f"{example}\n{done.stderr}"
         outputs.append(done.stdout)
-    assert len(outputs) == 3
+    assert len(outputs) == 4
     assert "15 merged, 0 rejected" in outputs[0]
+    assert outputs[3].split() == ["agent_type", "count", "0", "SystemAgent", "1"]
+
+
+def test_the_agentfarm_snippets_name_what_exists() -> None:
+    """The two ways to plug into AgentFarm (which CI does not have) compile and name real API."""
+    from consolidate import DatabaseFactory
+
+    snippets = code_blocks("py")
+    assert len(snippets) == 2
+    for snippet in snippets:
+        compile(snippet, "README.md", "exec")
+    assert "db_factory=DatabaseFactory" in snippets[0]
+    assert "setup_db = DatabaseFactory.setup_db" in snippets[1]
+    assert callable(DatabaseFactory.setup_db) and callable(DatabaseFactory().setup_db)
 
 
 def test_merge_transcript_matches_a_real_run(tmp_path: Path) -> None:
