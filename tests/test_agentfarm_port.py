@@ -255,6 +255,41 @@ def log_two_simulations(database: ExperimentDatabase) -> Any:
     return contexts[0]
 
 
+def test_a_session_insert_gets_the_simulation_and_a_key_of_its_own(sqlite_target: Path) -> None:
+    """AgentFarm's models leave simulation_id and the integer key to the database."""
+    from sqlalchemy import Column, Float, Integer, String
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase):
+        pass
+
+    class HealthIncident(Base):
+        __tablename__ = "health_incidents"
+        incident_id = Column(Integer, primary_key=True)
+        simulation_id = Column(String(64))
+        step_number = Column(Integer)
+        agent_id = Column(String(64))
+        health_before = Column(Float)
+        health_after = Column(Float)
+        cause = Column(String(50))
+
+    with ExperimentDatabase(sqlite_target, "exp") as database:
+        ctx = database.create_simulation_context("sim")
+        ctx.log_health_incident(
+            step_number=0, agent_id="a", health_before=9, health_after=8, cause="hit"
+        )
+        ctx._execute_in_transaction(
+            lambda session: session.add(HealthIncident(step_number=1, agent_id="a", cause="orm"))
+        )
+        ctx.log_health_incident(
+            step_number=2, agent_id="a", health_before=8, health_after=7, cause="hit"
+        )
+    assert rows(
+        str(sqlite_target),
+        "SELECT simulation_id, incident_id, step_number, cause FROM health_incidents ORDER BY 2",
+    ) == [("sim", 1, 0, "hit"), ("sim", 2, 1, "orm"), ("sim", 3, 2, "hit")]
+
+
 @pytest.mark.parametrize("kind", ["csv", "json"])
 def test_export_data_writes_one_simulations_rows(
     any_target: str, tmp_path: Path, kind: str

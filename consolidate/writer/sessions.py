@@ -25,8 +25,11 @@ T = TypeVar("T")
 def sessions(engine: Engine) -> scoped_session[Session]:
     """AgentFarm's ``Session``: a scoped session factory whose transactions take the write lock
     up front on SQLite (``BEGIN IMMEDIATE``), so concurrent writers queue instead of failing."""
-    factory = sessionmaker(bind=engine.execution_options(write_lock=True), expire_on_commit=False)
-    return scoped_session(factory)
+    return scoped_session(_factory(engine))
+
+
+def _factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine.execution_options(write_lock=True), expire_on_commit=False)
 
 
 def simulation_sessions(
@@ -44,7 +47,7 @@ def simulation_sessions(
       the session;
     - an object of another simulation is refused with :class:`~consolidate.errors.UsageError`.
     """
-    factory = sessions(engine).session_factory
+    factory = _factory(engine)
 
     def before_flush(session: Session, _context: object, _instances: object) -> None:
         for obj in list(session.new):
