@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from consolidate import DatabaseFactory, ExperimentDatabase, ExperimentQueryTool, verify
 from consolidate.errors import UsageError
-from consolidate.schema.targets import central_engine
+from consolidate.schema.targets import central_engine, describe, target_url
 from tests import agentfarm_driver
 from tests.agentfarm_driver import AgentModel, DrivenRun
 
@@ -136,7 +136,7 @@ def test_the_context_has_agentfarms_members_and_buffering_from_its_config(
     config = agentfarm_driver.config_dict(1, buffer_size=2)
     db = DatabaseFactory.setup_db("ignored.db", "sim", config)
     assert db.simulation_id == "sim" and db.logger.config.buffer_size == 2
-    assert db.db_path == str(ExperimentDatabase(experiment_mode, "exp").location)
+    assert db.db_path == db.parent_db.location == describe(target_url(experiment_mode))
     assert db.get_configuration() == {}
     db.add_simulation_record("sim", None, "running", {})  # the row exists: nothing to do
     with pytest.raises(UsageError, match="cannot change simulation other"):
