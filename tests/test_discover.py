@@ -88,7 +88,8 @@ def test_exclude_drops_the_target_inside_a_scanned_directory(tmp_path: Path) -> 
     target = tmp_path / "runs" / "out" / "exp.db"
     assert ids([tmp_path / "runs"], exclude=target) == ["sim"]
     assert ids([tmp_path / "runs" / "**" / "*.db"], exclude=target) == ["sim"]
-    assert ids([tmp_path / "runs" / "sim.db", target], exclude=target) == ["sim"]
+    with pytest.raises(UsageError, match="exp.db: the target cannot be its own source"):
+        discover([str(tmp_path / "runs" / "sim.db"), str(target)], exclude=target)
     with pytest.raises(UsageError, match="no source databases found"):
         discover([str(tmp_path / "runs" / "out")], exclude=target)
 

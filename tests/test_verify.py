@@ -118,7 +118,9 @@ def test_damage_is_caught_and_named(merged: tuple[Path, Path], kind: str) -> Non
     named = [m for m in report.mismatches if m.simulation_id == sim and m.table == table]
     assert any(m.check == check for m in named), report.mismatches
     assert report.cells[(sim, table)] is False
-    assert all(str(m).startswith(f"{m.simulation_id}/{m.table}") for m in named)
+    # a line about a source's rows names the source, then where in the target
+    assert all(str(m).startswith(f"{m.source}: {sim}/{table}") for m in named if m.source)
+    assert all(str(m).startswith(f"{sim}/{table}") for m in named if not m.source)
 
 
 def test_one_character_in_json_is_caught_with_recorded_counts_intact(
@@ -151,7 +153,9 @@ def test_deleted_simulation_row_is_caught(merged: tuple[Path, Path], runner: Cli
     result = runner.invoke(cli, ["verify", str(target), str(runs)])
     assert result.exit_code == 1
     assert "rows whose simulation_id is not in simulations" in result.stderr
-    assert f"absent: {runs / SOURCE}.db" in result.stderr
+    assert f"{runs / SOURCE}.db: source merged: expected in the target, found absent" in (
+        result.stderr
+    )
 
 
 def test_missing_source_is_reported_not_fatal(merged: tuple[Path, Path]) -> None:

@@ -61,6 +61,9 @@ def inspect(
 
 def inspect_one(source: SourceFile) -> SourceReport:
     """Describe one source file; never raises for a bad file."""
+    if source.problem is not None:  # found but unusable: never opened
+        problems = (source.problem,)
+        return SourceReport(str(source.path), "unknown", "unknown", None, problems=problems)
     try:
         with open_source(source.path) as opened:
             return _report(source, opened)

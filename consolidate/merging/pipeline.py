@@ -169,6 +169,8 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
     """Merge one source; every failure becomes a rejected outcome naming the reason."""
     started = time.perf_counter()
     base = SourceOutcome(path=str(source.path), status="rejected")
+    if source.problem is not None:  # found but unusable (a FIFO, an unreadable folder, ...)
+        return replace(base, simulation_id=source.path_id, reason=source.problem)
     try:
         with open_source(source.path, check=False) as opened:
             base = replace(

@@ -14,15 +14,20 @@ class Mismatch:
     found: object
     simulation_id: str | None = None
     table: str | None = None
+    source: str | None = None  # the source file the check read, when it read one
 
     def __str__(self) -> str:
-        where = "/".join(p for p in (self.simulation_id, self.table) if p) or "database"
+        where = "/".join(p for p in (self.simulation_id, self.table) if p)
+        if self.source:
+            where = f"{self.source}: {where}" if where else self.source
+        where = where or "database"
         return f"{where}: {self.check}: expected {self.expected}, found {self.found}"
 
     def as_json(self) -> dict[str, object]:
         return {
             "simulation_id": self.simulation_id,
             "table": self.table,
+            "source": self.source,
             "check": self.check,
             "expected": self.expected,
             "found": self.found,

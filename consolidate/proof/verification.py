@@ -18,12 +18,13 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
 from consolidate.errors import SourceError
+from consolidate.layouts.inspection import blocking_problems
 from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.proof.comparison import TableComparison, compare_tables
 from consolidate.proof.findings import Findings, Mismatch, VerifyReport
@@ -186,8 +187,11 @@ def _source_checks(
     on_simulation: Callable[[str], None] | None,
 ) -> None:
     by_sha = {r.sha256: s for s, r in sims.items() if r.sha256}
-    for path, known in _sources_to_compare(engine, sims, sources, found):
+    for path, known, problem in _sources_to_compare(engine, sims, sources, found):
         sim = known
+        if problem is not None:  # found by the scan but unusable: merge rejects it too
+            found.notes.append(f"{path}: not compared: merge rejects it ({problem})")
+            continue
         try:
             # Opened once: its hash finds its simulation (for named sources) and is then
             # checked against the recorded one, and its rows are compared.
@@ -195,33 +199,46 @@ def _source_checks(
                 if sim is None:
                     sim = by_sha.get(opened.sha256)
                     if sim is None:
-                        found.check(
-                            False, Mismatch("source merged", "in the target", f"absent: {path}")
-                        )
+                        _not_merged(opened, found)
                         continue
                 if on_simulation is not None:
                     on_simulation(sim)
                 _compare_source(engine, sim, sims[sim], opened, counts.get(sim, {}), found)
         except SourceError as exc:
-            found.check(False, Mismatch("source readable", "a readable source", exc.reason, sim))
+            if sim is None:  # named, never merged: merge rejects it for the same reason
+                found.notes.append(f"{path}: not compared: merge rejects it ({exc.reason})")
+            else:
+                mismatch = Mismatch("source readable", "a readable source", exc.reason, sim)
+                found.check(False, replace(mismatch, source=str(path)))
+
+
+def _not_merged(opened: OpenSource, found: Findings) -> None:
+    """A named source absent from the target: a note when merge rejects it, else a mismatch."""
+    problems = blocking_problems(opened, opened.unknown_table_counts())
+    if problems:
+        found.notes.append(f"{opened.path}: not compared: merge rejects it ({'; '.join(problems)})")
+    else:
+        mismatch = Mismatch("source merged", "in the target", "absent")
+        found.check(False, replace(mismatch, source=str(opened.path)))
 
 
 def _sources_to_compare(
     engine: Engine, sims: dict[str, _Simulation], sources: Sequence[str], found: Findings
-) -> list[tuple[Path, str | None]]:
-    """The sources named (simulation found later by hash), else the recorded paths that exist."""
+) -> list[tuple[Path, str | None, str | None]]:
+    """The sources named (simulation found later by hash), else the recorded paths that exist;
+    each with why it cannot be read, when the scan already knows."""
     if sources:
         # As in merge: a SQLite target inside a scanned directory is not one of its sources.
         url = engine.url
         target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
         named = discover(sources, exclude=Path(target_path) if target_path else None)
-        return [(source.path, None) for source in named]
-    plan: list[tuple[Path, str | None]] = []
+        return [(source.path, None, source.problem) for source in named]
+    plan: list[tuple[Path, str | None, str | None]] = []
     for sim, record in sims.items():
         if record.origin != "merge" or not record.source_path:
             continue
         if Path(record.source_path).is_file():
-            plan.append((Path(record.source_path), sim))
+            plan.append((Path(record.source_path), sim, None))
         else:
             found.notes.append(
                 f"{sim}: source {record.source_path} no longer exists; "
@@ -239,14 +256,15 @@ def _compare_source(
     found: Findings,
 ) -> None:
     if opened.sha256 != record.sha256:
-        found.check(False, Mismatch("source sha256", record.sha256, opened.sha256, sim))
+        mismatch = Mismatch("source sha256", record.sha256, opened.sha256, sim)
+        found.check(False, replace(mismatch, source=str(opened.path)))
         return
     found.compared.append(str(opened.path))
     _compare_simulation_row(opened, record, sim, found)
     own = opened.own_simulation_id() or sim
     with engine.connect() as conn:
         for result in compare_tables(conn, opened, sim, own):
-            _record_comparison(result, sim, counts, found)
+            _record_comparison(result, sim, str(opened.path), counts, found)
 
 
 def _compare_simulation_row(
@@ -260,24 +278,34 @@ def _compare_simulation_row(
     legacy = opened.simulation_row() or {}
     for column, have in record.legacy.items():
         value = legacy.get(column)
-        mismatch = Mismatch(f"simulations.{column}", value, have, sim, "simulations")
+        mismatch = Mismatch(
+            f"simulations.{column}", value, have, sim, "simulations", str(opened.path)
+        )
         found.check(have == value, mismatch)
 
 
 def _record_comparison(
-    result: TableComparison, sim: str, counts: dict[str, int], found: Findings
+    result: TableComparison, sim: str, source: str, counts: dict[str, int], found: Findings
 ) -> None:
     table = result.table
+    want = counts.get(table, 0)
     found.rows += result.source_rows + result.target_rows
     found.check(
         result.source_rows == counts.get(table, 0),
-        Mismatch("rows in source vs target", result.source_rows, counts.get(table, 0), sim, table),
+        Mismatch("rows in source vs target", result.source_rows, want, sim, table, source),
     )
     found.check(
         result.identical,
-        Mismatch("row contents", "identical rows", result.describe(), sim, table),
+        Mismatch("row contents", "identical rows", result.describe(), sim, table, source),
     )
     found.check(
         result.unfed_rows == 0,
-        Mismatch("values in columns the source has no data for", 0, result.unfed_rows, sim, table),
+        Mismatch(
+            "values in columns the source has no data for",
+            0,
+            result.unfed_rows,
+            sim,
+            table,
+            source,
+        ),
     )

@@ -15,8 +15,10 @@ file is its path, without the suffix, relative to:
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +39,11 @@ class SourceFile:
     does not carry exactly one id itself.
     """
 
-    path: Path  # resolved
+    path: Path  # resolved (absolute only, when it cannot be resolved)
     path_id: str
+    #: Why this path cannot be a source (an unreadable folder, a FIFO, a symlink loop, a dangling
+    #: symlink); it is reported as a rejected source and never opened.
+    problem: str | None = None
 
 
 def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[SourceFile]:
@@ -48,51 +53,122 @@ def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[Sou
     target, when it lies inside a scanned directory). A file found twice is listed once, with the
     id from the argument that found it first. The list is sorted by id, then path.
 
+    What cannot be used is listed too, with its :attr:`SourceFile.problem`, so that nothing is
+    skipped without saying so: a folder that cannot be read, a FIFO or device, a symlink loop,
+    a dangling symlink (inside a scanned folder: only those named like a source, and every
+    folder). Nothing is opened here, so a FIFO is never read.
+
     Raises:
-        UsageError: an argument names nothing (no such path, a pattern matching no source), or
-            nothing at all was found.
+        UsageError: an argument names nothing (no such path, a pattern matching no source),
+            nothing at all was found, or ``exclude`` (the target) is named as a source.
     """
     arguments = list(sources)
     skip = exclude.resolve() if exclude is not None else None
     # Resolved path -> the folder its id is relative to; None for a file named explicitly, whose
     # folder is known only once every argument has been seen.
     roots: dict[Path, Path | None] = {}
+    problems: dict[Path, str] = {}
     for argument in arguments:
-        for file, root in _expand(argument):
-            path = file.resolve()
+        for file, root, problem in _expand(argument):
+            # An unusable path is named as found: a loop or a dangling link resolves to nothing.
+            path = _resolved(file) if problem is None else Path(os.path.abspath(file))
+            if path == skip and root is None:
+                raise UsageError(f"{argument}: the target cannot be its own source")
             if path == skip or path.name.endswith(SIDECAR_SUFFIXES) or path in roots:
                 continue
-            roots[path] = root.resolve() if root is not None else None
+            roots[path] = _resolved(root) if root is not None else None
+            if problem is not None:
+                problems[path] = problem
     if not roots:
         raise UsageError("no source databases found in: " + " ".join(arguments))
     explicit = _common_folder([p for p, root in roots.items() if root is None])
-    found = [SourceFile(p, _path_id(p, root or explicit)) for p, root in roots.items()]
+    found = [
+        SourceFile(p, _path_id(p, root or explicit), problems.get(p)) for p, root in roots.items()
+    ]
     return sorted(found, key=lambda s: (s.path_id, str(s.path)))
 
 
-def _expand(argument: str) -> list[tuple[Path, Path | None]]:
+_Found = tuple[Path, Path | None, str | None]  # a file, the folder its id is relative to, problem
+
+
+def _expand(argument: str) -> list[_Found]:
     """The files an argument names, each with the folder its id is relative to (None: named)."""
     path = Path(argument).expanduser()
-    if path.is_dir():
-        return [(p, path) for p in _scan(path)]
-    if path.is_file():
-        return [(path, None)]
+    kind, problem = _kind(path)
+    if kind == "dir":
+        return _scan(path, path)
+    if kind != "missing" or problem is not None:
+        return [(path, None, problem)]
     if glob.has_magic(argument):
         root = _fixed_prefix(path)
-        hits: list[tuple[Path, Path | None]] = []
+        hits: list[_Found] = []
         for match in sorted(Path(m) for m in glob.glob(str(path), recursive=True)):
-            if match.is_dir():
-                hits.extend((p, root) for p in _scan(match))
-            elif match.is_file() and _is_source_name(match):
-                hits.append((match, root))
+            kind, problem = _kind(match)
+            if kind == "dir":
+                hits.extend(_scan(match, root))
+            elif _is_source_name(match):
+                hits.append((match, root, problem))
         if hits:
             return hits
         raise UsageError(f"{argument}: the pattern matches no source database")
     raise UsageError(f"{argument}: no such file or directory")
 
 
-def _scan(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.is_file() and _is_source_name(p))
+def _kind(path: Path) -> tuple[str, str | None]:
+    """``dir``, ``file`` or ``missing``, and why the path cannot be used, without opening it."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "file", f"a dangling symlink (to {os.readlink(path)}, which does not exist)"
+        return "missing", None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "file", "a symlink loop (it never reaches a file)"
+        return "file", f"cannot be read ({exc.strerror or exc})"
+    if stat.S_ISDIR(info.st_mode):
+        return "dir", None
+    if stat.S_ISREG(info.st_mode):
+        return "file", None
+    special = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a socket or device"
+    return "file", f"not a regular file ({special}; never opened)"
+
+
+def _scan(directory: Path, root: Path) -> list[_Found]:
+    """Every source under ``directory``, recursively, following symlinked folders once."""
+    found: list[_Found] = []
+    seen: set[Path] = set()
+
+    def walk(folder: Path) -> None:
+        real = _resolved(folder)
+        if real in seen:
+            found.append((folder, root, "a symlink loop (a folder that contains itself)"))
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            found.append((folder, root, f"a folder that cannot be read ({exc.strerror or exc})"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            kind, problem = _kind(path)
+            if kind == "dir":
+                walk(path)
+            elif _is_source_name(path) or (problem is not None and "loop" in problem):
+                found.append((path, root, problem))
+        seen.discard(real)  # a folder reached twice by different links is no loop
+
+    walk(directory)
+    return found
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` resolved, or made absolute when it cannot be (a loop, an unreadable folder)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
 
 
 def _is_source_name(path: Path) -> bool:
