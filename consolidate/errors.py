@@ -48,3 +48,9 @@ class MergeFailed(ConsolidateError):
 
 class VerificationFailed(ConsolidateError):
     """Verify found at least one mismatch."""
+
+
+class Interrupted(ConsolidateError):
+    """Stopped by the user (Ctrl-C) before the job was done; exit code 130 like a shell's."""
+
+    exit_code = 130

@@ -35,4 +35,12 @@ cli.add_command(db)
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="consolidate")
+    import signal
+
+    try:
+        cli(prog_name="consolidate")
+    finally:
+        # The job is done and reported: a Ctrl-C now must not turn its exit code into a kill
+        # by SIGINT while Python shuts down (it restores the default disposition of signals it
+        # handles, and any thread may receive one); an ignored signal stays ignored.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

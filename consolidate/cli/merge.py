@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import click
 from tqdm import tqdm
 
 from consolidate.cli.shared import progress, shown, table
-from consolidate.errors import MergeFailed
+from consolidate.errors import Interrupted, MergeFailed
 from consolidate.merging.ledger import ALREADY_MERGED, OnConflict
 from consolidate.merging.pipeline import merge
 from consolidate.merging.report import MergeReport, SourceOutcome
@@ -80,25 +86,67 @@ def merge_command(
         if outcome.status == "rejected":
             files.write(f"rejected: {shown(outcome.path)}: {outcome.reason}", file=sys.stderr)
 
-    with files, rows:
-        report = merge(
-            sources,
-            target,
-            experiment_id=experiment_id,
-            dry_run=dry_run,
-            replace=replace,
-            on_conflict=on_conflict,
-            jobs=jobs,
-            on_plan=plan,
-            on_source=source_done,
-            on_table=lambda _table, n, _seconds: _advance(rows, n),
+    # Ctrl-C is handled until the report is out, so a late one never loses the report.
+    with _stop_on_ctrl_c() as stop:
+        with files, rows:
+            report = merge(
+                sources,
+                target,
+                experiment_id=experiment_id,
+                dry_run=dry_run,
+                replace=replace,
+                on_conflict=on_conflict,
+                jobs=jobs,
+                on_plan=plan,
+                on_source=source_done,
+                on_table=lambda _table, n, _seconds: _advance(rows, n),
+                should_stop=stop.is_set,
+            )
+        if as_json:
+            click.echo(json.dumps(report.as_json(), indent=2))
+        elif not quiet:
+            click.echo(render(report))
+    if report.stopped:
+        raise Interrupted(
+            f"interrupted: {report.count('merged')} merged, {report.not_started} of "
+            f"{len(report.sources) + report.not_started} sources not started; "
+            "run the same command again to finish the job"
         )
-    if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2))
-    elif not quiet:
-        click.echo(render(report))
     if not report.ok:
         raise MergeFailed(f"{report.count('rejected')} of {len(report.sources)} sources rejected")
+
+
+@contextmanager
+def _stop_on_ctrl_c() -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the event: no further source starts, the one under way finishes
+    its transaction. A second Ctrl-C ends the process at once; the target stays consistent
+    because every source is one transaction (as after ``kill -9``).
+
+    Only the main thread may install a handler; elsewhere (a library caller's thread) the event
+    is returned and never set.
+    """
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
+        # os.write, not print: a handler may run while the main thread is writing to stderr.
+        if stop.is_set():
+            os.write(
+                2,
+                b"\naborted: the source under way is rolled back (or was committed whole); "
+                b"run the same command again to finish the job\n",
+            )
+            os._exit(130)
+        stop.set()
+        os.write(2, b"\nstopping after the current source (Ctrl-C again to abort at once)\n")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _advance(bar: tqdm[Any], n: int) -> None:

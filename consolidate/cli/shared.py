@@ -13,21 +13,27 @@ from tqdm import tqdm
 from consolidate.errors import ConsolidateError
 
 
-class _UsageFailure(click.ClickException):
-    """A one-line usage error (exit 2) without click's usage banner."""
+class _Failure(click.ClickException):
+    """One ``Error:`` line with the exit code of the library's error (no usage banner)."""
 
-    exit_code = 2
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.code = exit_code
+
+    @property  # click reads exit_code from the instance; ClickException declares it ClassVar
+    def exit_code(self) -> int:  # type: ignore[override]
+        return self.code
 
 
 class ConsolidateGroup(click.Group):
-    """Turns every :class:`ConsolidateError` into one ``Error:`` line and its exit code."""
+    """Turns every :class:`ConsolidateError` into one ``Error:`` line and its exit code (a usage
+    error without click's usage banner)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConsolidateError as exc:
-            failure = _UsageFailure if exc.exit_code == 2 else click.ClickException
-            raise failure(str(exc)) from exc
+            raise _Failure(str(exc), exc.exit_code) from exc
         except SQLAlchemyError as exc:
             # Anything the library did not anticipate still gets one line, never a traceback.
             original = exc.orig if isinstance(exc, DBAPIError) else exc

@@ -59,6 +59,7 @@ def merge(
     on_source: Callable[[SourceOutcome], None] | None = None,
     on_table: TableCallback | None = None,
     on_plan: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> MergeReport:
     """Merge every source named by files, directories or glob patterns into ``target``.
 
@@ -74,6 +75,11 @@ def merge(
         on_source: called after each source with its outcome (progress).
         on_table: called after each table copy with (table, rows, seconds) (progress).
         on_plan: called once with the number of sources found.
+        should_stop: asked before each source begins; once it returns True no further source
+            starts, the ones under way finish their transaction (committed or rolled back), and
+            the report says how many were not started (``MergeReport.not_started``). This is how
+            a caller stops a merge cleanly (the CLI does it on Ctrl-C): an exception thrown
+            into the middle of a commit could leave the source's fate unknown.
 
     Raises:
         UsageError: no sources were found or the target cannot be named.
@@ -106,11 +112,11 @@ def merge(
     )
     try:
         if engine is None or dry_run:
-            outcomes = _run_all(files, job, jobs, on_source)
+            outcomes = _run_all(files, job, jobs, on_source, should_stop)
         else:
             with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
                 ledger.ensure_experiment(conn, experiment)
-            outcomes = _run_all(files, job, jobs, on_source)
+            outcomes = _run_all(files, job, jobs, on_source, should_stop)
     finally:
         if engine is not None:
             engine.dispose()
@@ -121,6 +127,7 @@ def merge(
         sources=tuple(outcomes),
         tables=summarise(outcomes, seconds),
         seconds=time.perf_counter() - started,
+        not_started=len(files) - len(outcomes),
     )
 
 
@@ -152,17 +159,26 @@ def _run_all(
     job: _Job,
     jobs: int,
     on_source: Callable[[SourceOutcome], None] | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[SourceOutcome]:
-    def run(source: SourceFile) -> SourceOutcome:
+    def run(source: SourceFile) -> SourceOutcome | None:
+        if should_stop is not None and should_stop():
+            return None  # stopped before this source began: nothing of it was written
         outcome = merge_one(source, job)
         if on_source is not None:
             on_source(outcome)
         return outcome
 
     if jobs <= 1:
-        return [run(f) for f in files]
+        outcomes = []
+        for file in files:
+            outcome = run(file)
+            if outcome is None:
+                break
+            outcomes.append(outcome)
+        return outcomes
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(run, files))
+        return [outcome for outcome in pool.map(run, files) if outcome is not None]
 
 
 def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:

@@ -51,6 +51,12 @@ class MergeReport:
     sources: tuple[SourceOutcome, ...]
     tables: tuple[TableSummary, ...]
     seconds: float
+    not_started: int = 0  # sources never begun because the caller asked the merge to stop
+
+    @property
+    def stopped(self) -> bool:
+        """The merge was asked to stop before every source was begun."""
+        return self.not_started > 0
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -72,6 +78,7 @@ class MergeReport:
                 "skipped": self.count("skipped"),
                 "rejected": self.count("rejected"),
                 "planned": self.count("planned"),
+                "not_started": self.not_started,
                 "rows_read": sum(t.read for t in self.tables),
                 "rows_written": sum(t.written for t in self.tables),
                 "seconds": round(self.seconds, 3),

@@ -47,8 +47,12 @@ def session(conn: Connection, opened: OpenSource) -> Iterator[None]:
     try:
         yield
     finally:
-        raw.execute("PRAGMA foreign_keys=ON")
-        raw.execute(f"DETACH DATABASE {quote(ALIAS)}")
+        # An interrupt (KeyboardInterrupt) in the middle of a statement or a commit makes
+        # SQLAlchemy invalidate and close the connection: there is nothing left to restore, and
+        # an error here would hide the interrupt and the source's real fate.
+        if not conn.invalidated:
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.execute(f"DETACH DATABASE {quote(ALIAS)}")
 
 
 def copy_tables(

@@ -1,0 +1,122 @@
+"""Ctrl-C during a merge: the first stops after the current source's transaction and exits 130,
+a second aborts at once; either way the target is consistent, no source is misreported and a
+re-run finishes the job."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from consolidate import merge, verify
+from fixtures.make_fixtures import generate
+from tests.helpers import ddl_of, fixture
+
+SOURCES = 20
+MOMENTS = 20
+
+
+def build_corpus(folder: Path) -> None:
+    ddls = [ddl_of(fixture(s)) for s in ("f7-slim-actions__v33", "f2-raw-pascal__v11")]
+    for n in range(SOURCES):
+        generate(ddls[n % 2], folder / f"sim_{n:03d}.db", seed=n, agents=20, steps=25)
+
+
+def sealed(target: Path) -> set[str]:
+    """The simulations the target holds, committed whole (sha256 set last, in the same
+    transaction)."""
+    if not target.exists():
+        return set()
+    with sqlite3.connect(target) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "simulations" not in tables:
+            return set()
+        rows = conn.execute("SELECT simulation_id FROM simulations WHERE source_sha256 IS NOT NULL")
+        return {r[0] for r in rows}
+
+
+def interrupted_merge(runs: Path, target: Path, delay: float, *, twice: bool) -> tuple[int, str]:
+    command = [sys.executable, "-m", "consolidate", "merge", str(runs), "-o", str(target)]
+    process = subprocess.Popen(
+        [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    # From the moment the target appears: the merge has begun. (Ctrl-C while Python is still
+    # importing the package is Python's own KeyboardInterrupt, before any handler can exist.)
+    deadline = time.monotonic() + 60
+    while not target.exists() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    if twice:
+        time.sleep(0.02)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr
+    return process.returncode, stdout + "\0" + stderr
+
+
+def test_ctrl_c_at_random_moments_never_misreports_a_source(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    build_corpus(runs)
+    baseline = tmp_path / "b.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "consolidate", "merge", str(runs), "-o", str(baseline)],
+        stdout=subprocess.DEVNULL,
+    )
+    while not baseline.exists() and process.poll() is None:
+        time.sleep(0.002)
+    started = time.perf_counter()
+    assert process.wait(timeout=120) == 0
+    whole = time.perf_counter() - started  # only to spread the moments over a merge's length
+    rng = random.Random(14)
+    stopped_between = 0
+    for moment in range(MOMENTS):
+        target = tmp_path / f"t{moment}.db"
+        twice = moment % 4 == 3
+        code, output = interrupted_merge(runs, target, rng.uniform(0.0, whole), twice=twice)
+        stdout, stderr = output.split("\0")
+        assert code in (130, 0), (moment, code, stderr)
+        held = sealed(target)
+        if code == 0:
+            assert len(held) == SOURCES, (moment, stderr)
+        if stdout.strip():  # the report was printed: it must say exactly what was committed
+            report = json.loads(stdout)
+            assert report["totals"]["rejected"] == 0, (moment, report["sources"])
+            said = {s["simulation_id"] for s in report["sources"] if s["status"] == "merged"}
+            assert said == held, (moment, said ^ held)
+            if code == 130:
+                assert report["totals"]["not_started"] == SOURCES - len(held)
+                assert "run the same command again to finish the job" in stderr
+                stopped_between += 1
+        else:  # aborted at once (second Ctrl-C) or before the merge began
+            assert code == 130, (moment, stderr)
+        if held:
+            assert verify(str(target)).ok, moment
+        again = merge([str(runs)], str(target))
+        assert again.ok and again.count("merged") == SOURCES - len(held), moment
+        assert len(sealed(target)) == SOURCES
+        assert verify(str(target)).ok, moment
+    assert stopped_between > 0  # at least one Ctrl-C landed inside the merge itself
+
+
+def test_should_stop_lets_the_current_source_finish(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    build_corpus(runs)
+    stop = threading.Event()
+    report = merge(
+        [str(runs)],
+        str(tmp_path / "t.db"),
+        on_source=lambda outcome: stop.set() if outcome.status == "merged" else None,
+        should_stop=stop.is_set,
+    )
+    assert report.count("merged") == 1 and report.not_started == SOURCES - 1 and report.stopped
+    assert sealed(tmp_path / "t.db") == {report.sources[0].simulation_id}
+    assert verify(str(tmp_path / "t.db")).ok
