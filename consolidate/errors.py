@@ -24,6 +24,12 @@ class TargetError(ConsolidateError):
     """The experiment database cannot be opened or used."""
 
 
+class NotATarget(UsageError, TargetError):
+    """The target named is not there or not an experiment database (a missing file or folder,
+    a folder, a legacy run file): a usage error (exit code 2) like every name that names the
+    wrong thing, and a TargetError for library callers."""
+
+
 class SchemaOutOfDate(TargetError):
     """The target's schema revision is not the one this version of consolidate writes."""
 
@@ -37,6 +43,8 @@ class SourceError(ConsolidateError):
     """A legacy source cannot be read or mapped; the message names the file and the reason."""
 
     def __init__(self, path: str, reason: str) -> None:
+        # One line whatever the reason's source (SQLite's own messages may hold newlines).
+        reason = "; ".join(line.strip() for line in reason.splitlines() if line.strip())
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason

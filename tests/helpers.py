@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sqlite3
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import FIXTURES
 
@@ -63,3 +69,29 @@ def ddl_of(path: Path) -> str:
             " ORDER BY rowid"
         ).fetchall()
     return ";\n".join(r[0] for r in rows) + ";\n"
+
+
+NOBODY = 65534
+
+
+def unprivileged() -> list[str]:
+    """The prefix that runs a command as a user that permission bits apply to."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: root reads any folder, so none is unreadable")
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder the unprivileged user can reach (pytest's tmp_path is private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="consolidate-odd-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for path in folder.rglob("*"):
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+        shutil.rmtree(folder)

@@ -137,7 +137,7 @@ def test_db_commands_report_head(runner: CliRunner, any_target: str) -> None:
 def test_db_current_on_missing_file_is_one_line_error(runner: CliRunner, tmp_path: Path) -> None:
     missing = tmp_path / "missing.db"
     result = runner.invoke(cli, ["db", "current", str(missing)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a name that names nothing: a usage error
     assert result.stderr == f"Error: {missing}: no such experiment database\n"
     assert not missing.exists()
 

@@ -8,43 +8,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from consolidate.layouts.inspection import inspect
 from consolidate.merging.pipeline import merge
 from consolidate.proof.verification import verify
 from tests.conftest import REPO
-from tests.helpers import fixture
+from tests.helpers import NOBODY, fixture, shared_dir, unprivileged
+
+__all__ = ["shared_dir"]  # a fixture
 
 GOOD = ("f5-simid__v28", "f3-orm-intids__v20")
-NOBODY = 65534
-
-
-def unprivileged() -> list[str]:
-    """The prefix that runs a command as a user that permission bits apply to."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("running as root without setpriv: root reads any folder, so none is unreadable")
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-
-
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A folder the unprivileged user can reach (pytest's tmp_path is private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="consolidate-odd-"))
-    folder.chmod(0o755)
-    try:
-        yield folder
-    finally:
-        for path in folder.rglob("*"):
-            if path.is_dir() and not path.is_symlink():
-                path.chmod(0o755)
-        shutil.rmtree(folder)
 
 
 def odd_folder(root: Path, *, unreadable: bool) -> Path:

@@ -137,7 +137,7 @@ def test_a_missing_target_is_one_clear_line(
     runner: CliRunner, cli: ConsolidateGroup, tmp_path: Path
 ) -> None:
     result = runner.invoke(cli, ["summary", str(tmp_path / "typo.db")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a name that names nothing: a usage error
     assert result.stderr.strip() == f"Error: {tmp_path / 'typo.db'}: no such experiment database"
     assert not (tmp_path / "typo.db").exists()
 

@@ -208,7 +208,7 @@ def test_schema_not_at_head_fails(merged: tuple[Path, Path], runner: CliRunner) 
 
 def test_missing_target_is_one_line_error(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(cli, ["verify", str(tmp_path / "none.db")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a name that names nothing: a usage error
     assert result.stderr.count("\n") == 1 and "no such experiment database" in result.stderr
 
 

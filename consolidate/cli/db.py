@@ -48,7 +48,7 @@ def db_current(target: str) -> None:
         found = migrations.current(engine)
         wanted = migrations.head()
         if found is None:
-            migrations.refuse_foreign(engine)
+            migrations.refuse_foreign(engine, reading=True)
     finally:
         engine.dispose()
     state = "(head)" if found == wanted else f"(head is {wanted}; run: consolidate db upgrade)"

@@ -163,7 +163,7 @@ def render(report: MergeReport) -> str:
                 [
                     [
                         shown(s.path),
-                        f"{s.family} {s.schema_version}",
+                        f"{s.family} {s.schema_version}" if s.family else "-",
                         s.simulation_id or "",
                         sum(s.rows.values()),
                         s.reason or s.status,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
-from consolidate.errors import SourceError
+from consolidate.errors import NotATarget, SourceError
 from consolidate.layouts.inspection import blocking_problems
 from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.proof.comparison import TableComparison, compare_tables
@@ -52,6 +52,9 @@ def verify(
     found = Findings()
     try:
         revision, head = migrations.current(engine), migrations.head()
+        if revision is None:
+            migrations.refuse_foreign(engine, reading=True)
+            raise NotATarget(f"{describe(url)}: not an experiment database (it has no schema)")
         if revision != head:
             found.check(False, Mismatch("schema revision", head, revision))
             return _report(describe(url), [], found, started)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from consolidate.errors import SchemaOutOfDate, TargetError
+from consolidate.errors import NotATarget, SchemaOutOfDate, TargetError
 from consolidate.schema.targets import describe
 
 if TYPE_CHECKING:  # alembic is imported lazily so `consolidate --help` stays fast
@@ -122,16 +122,26 @@ def migrating(engine: Engine, *, write_lock: bool = False) -> Iterator[Connectio
                 raw.execute("PRAGMA foreign_keys=ON")
 
 
-def refuse_foreign(engine: Engine) -> None:
+def refuse_foreign(engine: Engine, *, reading: bool = False) -> None:
     """Refuse a target without our schema that holds tables of its own (a legacy run, say).
 
+    ``reading``: the command reads an experiment database (verify, query, ...), so the advice
+    is about the file named, not about choosing somewhere to write.
+
     Raises:
-        TargetError: naming the target.
+        NotATarget: naming the target.
     """
     if set(inspect(engine).get_table_names()) - {"alembic_version"}:
-        raise TargetError(
-            f"{describe(engine.url)} is not a consolidate experiment database (it holds other "
-            "tables and no schema revision); choose a new file or an empty database"
+        name = describe(engine.url)
+        advice = (
+            "a legacy run file is a source: look at it with consolidate inspect, or merge it "
+            "with consolidate merge"
+            if reading
+            else "choose a new file or an empty database"
+        )
+        raise NotATarget(
+            f"{name} is not a consolidate experiment database (it holds other tables and no "
+            f"schema revision); {advice}"
         )
 
 
@@ -188,7 +198,7 @@ def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
         if found == HEAD:
             return
     if found is None:
-        refuse_foreign(engine)
+        refuse_foreign(engine, reading=not create)
         raise SchemaOutOfDate(f"{name} has no schema; run: consolidate db upgrade {name}")
     from alembic.script import ScriptDirectory
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 
-from consolidate.errors import TargetError, UsageError
+from consolidate.errors import NotATarget, TargetError, UsageError
 
 #: Milliseconds a SQLite connection waits for another writer before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -38,6 +39,13 @@ def target_url(target: str | Path) -> URL:
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise UsageError(f"{text}: only SQLite files and PostgreSQL URLs are supported")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        shown = url.render_as_string(hide_password=True)
+        raise UsageError(
+            f"{shown}: consolidate reaches PostgreSQL through psycopg 3, not "
+            f"{url.get_driver_name()}: write the URL as "
+            f"{url.set(drivername='postgresql+psycopg').render_as_string(hide_password=True)}"
+        )
     return url
 
 
@@ -58,6 +66,18 @@ def sqlite_path(url: URL) -> str | None:
     return database or None
 
 
+def _check_sqlite_path(path: Path, *, must_exist: bool) -> None:
+    """What SQLite would only call "unable to open database file", said plainly."""
+    if path.is_dir():
+        raise NotATarget(f"{path}: is a folder, not a database file; name a file, e.g. {path}.db")
+    if must_exist and not path.is_file():
+        raise NotATarget(f"{path}: no such experiment database")
+    if not path.parent.is_dir():
+        raise NotATarget(f"{path}: the folder {path.parent} does not exist")
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise TargetError(f"{path}: cannot be created: the folder {path.parent} is not writable")
+
+
 def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwargs: Any) -> Engine:
     """An engine on the experiment database with the pragmas every writer relies on.
 
@@ -66,13 +86,16 @@ def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwar
     The pysqlite driver's own transaction handling is switched off so ``BEGIN`` is ours: SQLite
     refuses ``ATTACH`` inside a transaction and the driver would otherwise open one behind us.
     ``must_exist`` makes a missing SQLite file an error instead of creating it (for readers).
+
+    Raises:
+        NotATarget: a missing file (``must_exist``), a missing folder, or a folder named as the
+            database file.
+        TargetError: the file would have to be created in a folder that cannot be written.
     """
     url = target if isinstance(target, URL) else target_url(target)
     path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
-    if must_exist and path is not None and not Path(path).is_file():
-        raise TargetError(f"{path}: no such experiment database")
-    if path is not None and not Path(path).parent.is_dir():
-        raise TargetError(f"{path}: the folder {Path(path).parent} does not exist")
+    if path is not None:
+        _check_sqlite_path(Path(path), must_exist=must_exist)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)

@@ -60,7 +60,7 @@ class OpenFile:
         except sqlite3.DatabaseError as exc:
             raise SourceError(str(self.path), sqlite_reason(exc)) from exc
         if result != [("ok",)]:
-            raise SourceError(str(self.path), f"integrity check failed: {result[0][0]}")
+            raise SourceError(str(self.path), f"integrity check failed: {_first_problems(result)}")
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection on the source (or its private copy)."""
@@ -114,6 +114,19 @@ def sqlite_reason(exc: sqlite3.DatabaseError) -> str:
     if "not a database" in text:
         return f"not a SQLite database ({text})"
     return text
+
+
+def _first_problems(rows: list[tuple[str]], shown: int = 3) -> str:
+    """quick_check's findings on one line: its text starts ``*** in database main ***`` and a
+    newline, and it may list a finding per page."""
+    lines = [
+        line.strip()
+        for (text,) in rows
+        for line in str(text).splitlines()
+        if line.strip() and not line.startswith("*** in database")
+    ]
+    more = f" (and {len(lines) - shown} more)" if len(lines) > shown else ""
+    return "; ".join(lines[:shown]) + more
 
 
 def _nonempty(path: Path) -> bool:
