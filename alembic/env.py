@@ -14,8 +14,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 from consolidate.schema import metadata
-from consolidate.schema.migrations import migrating
-from consolidate.schema.targets import central_engine
+from consolidate.schema.migrations import current, migrating
+from consolidate.schema.targets import central_engine, describe
 
 config = context.config
 if config.config_file_name is not None and os.path.isfile(config.config_file_name):
@@ -48,5 +48,9 @@ else:
     try:
         with migrating(engine) as conn:
             _run(conn)
+        command = getattr(config.cmd_opts, "cmd", None)
+        if command and command[0].__name__ in ("upgrade", "downgrade", "stamp"):
+            # As ``consolidate db upgrade`` does: say where the target now is.
+            print(f"{describe(engine.url)}: at revision {current(engine) or 'none (empty)'}")
     finally:
         engine.dispose()

@@ -153,7 +153,8 @@ def _alembic(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) ->
 
 def test_plain_alembic_from_repo_root_with_x_db(tmp_path: Path) -> None:
     target = tmp_path / "from x.db"
-    _alembic("-x", f"db={target}", "upgrade", "head")
+    done = _alembic("-x", f"db={target}", "upgrade", "head")
+    assert f"{target}: at revision {migrations.head()}\n" in done  # as db upgrade says
     assert migrations.current(central_engine(target)) == migrations.head()
     assert migrations.HEAD in _alembic("-x", f"db={target}", "current")
 

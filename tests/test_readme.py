@@ -67,33 +67,66 @@ def test_the_agentfarm_snippets_name_what_exists() -> None:
     assert callable(DatabaseFactory.setup_db) and callable(DatabaseFactory().setup_db)
 
 
-def test_merge_transcript_matches_a_real_run(tmp_path: Path) -> None:
-    shutil.copytree(FIXTURES, tmp_path / "fixtures")
-    done = subprocess.run(
-        [sys.executable, "-m", "consolidate", "merge", "fixtures/legacy", "-o", "experiment.db"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    table = [ln for ln in done.stdout.splitlines() if not ln.startswith("15 sources")]
-    strip_seconds = re.compile(r"\s+\d+\.\d{3}$")
-    for line in table:  # every row of the real summary is in the README, timings aside
-        assert strip_seconds.sub("", line) in README, line
+def transcripts() -> list[str]:
+    """Every ```text block that is a terminal transcript (it starts with ``$ ``)."""
+    return [b for b in code_blocks("text") if b.startswith("$ ")]
 
 
-def test_verify_transcript_matches_a_real_run(tmp_path: Path) -> None:
+def steps(transcript: str) -> list[tuple[str, list[str]]]:
+    """``(command, expected output lines)`` for each ``$ `` line of a transcript."""
+    found: list[tuple[str, list[str]]] = []
+    for line in transcript.rstrip("\n").split("\n"):
+        if line.startswith("$ "):
+            found.append((line[2:], []))
+        else:
+            found[-1][1].append(line)
+    return found
+
+
+def normalised(lines: list[str], root: Path) -> list[str]:
+    """Times and the run's folder out; nothing else. A table with a ``seconds`` column loses
+    that column's values (it is right-aligned, so the other columns do not move)."""
+    timed = bool(lines) and lines[0].rstrip().endswith("seconds")
+    out = []
+    for line in lines:
+        line = line.replace(f"{root}/", "").replace(str(root), ".")
+        line = re.sub(r" in \d+\.\d+ s\b", " in T s", line)
+        if timed:
+            line = re.sub(r"\d+\.\d{3}$", "S", line)
+        out.append(line)
+    return out
+
+
+def matches(expected: list[str], actual: list[str]) -> bool:
+    """Line by line; a README line ``...`` stands for any number of lines."""
+    if not expected:
+        return not actual
+    if expected[0] == "...":
+        return any(matches(expected[1:], actual[i:]) for i in range(len(actual) + 1))
+    return bool(actual) and expected[0] == actual[0] and matches(expected[1:], actual[1:])
+
+
+def test_every_transcript_matches_a_real_run(tmp_path: Path) -> None:
+    """Each command of each transcript, in the README's order, in one folder holding the
+    fixtures: stdout and stderr as a terminal shows them, exit status through ``echo $?``."""
     shutil.copytree(FIXTURES, tmp_path / "fixtures")
-    for command in (
-        ["merge", "fixtures/legacy", "-o", "experiment.db", "-q"],
-        ["verify", "experiment.db"],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "consolidate", *command],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-        )
-        assert done.returncode == 0, done.stderr
-    for line in done.stdout.splitlines():
-        assert re.sub(r" in \d+\.\d+ s", "", line).split(" compared")[0] in README, line
+    bin_dir = str(Path(sys.executable).parent)  # this checkout's own console script
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
+    status = 0
+    checked = 0
+    for transcript in transcripts():
+        for command, expected in steps(transcript):
+            done = subprocess.run(
+                ["bash", "-c", f"(exit {status}); {command}"],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+            )
+            status = done.returncode
+            actual = normalised(done.stdout.rstrip("\n").split("\n"), tmp_path)
+            want = normalised(expected, tmp_path)
+            assert matches(want, actual), "\n".join([f"$ {command}", *actual])
+            checked += 1
+    assert checked >= 8

@@ -172,7 +172,7 @@ def render(report: MergeReport) -> str:
                 ],
             )
         )
-    else:
+    elif report.count("merged") or report.count("rejected"):  # a re-run that skips all: no table
         rows = [[t.table, t.read, t.written, t.rejected, t.seconds] for t in report.tables]
         rows.append(
             [
@@ -184,6 +184,7 @@ def render(report: MergeReport) -> str:
             ]
         )
         lines.append(table(["table", "read", "written", "rejected", "seconds"], rows))
+    if not report.dry_run:
         for s in report.sources:  # re-runs skip everything: name only the surprising skips
             if s.status == "skipped" and s.reason != ALREADY_MERGED:
                 lines.append(f"skipped: {shown(s.path)}: {s.reason}")
