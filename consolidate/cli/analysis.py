@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from consolidate.cli.plotting import BAND_ABOVE
 from consolidate.cli.shared import shown, table
 from consolidate.errors import ConsolidateError, UsageError
 
@@ -121,13 +122,24 @@ def query_command(target: str, sql: str, as_csv: bool, as_json: bool) -> None:
     help="Simulations to draw: repeat the option or separate ids with commas [default: all].",
 )
 @click.option("-o", "--output", required=True, help="The image: FILE.png (or .svg, .pdf).")
-def plot_command(target: str, metric: str, simulations: tuple[str, ...], output: str) -> None:
-    """Draw METRIC over step_number, one line per simulation, into an image file.
+@click.option(
+    "-g",
+    "--group-by",
+    metavar="KEY",
+    help="A key of simulations.parameters: one mean and band per value of it.",
+)
+def plot_command(
+    target: str, metric: str, simulations: tuple[str, ...], output: str, group_by: str | None
+) -> None:
+    """Draw METRIC over step_number into an image file: one line per simulation, or, past a
+    dozen simulations or with --group-by, the mean and the 10-90% band of the runs (per group)
+    over a thin line for each.
 
     \b
     Example:
       consolidate plot experiment.db --metric total_agents -o agents.png
       consolidate plot experiment.db -m total_resources -s sim_001,sim_002 -o resources.png
+      consolidate plot experiment.db -m total_agents --group-by learning_rate -o sweep.png
     """
     try:  # checked first: no point querying for a picture that cannot be drawn
         import matplotlib
@@ -142,21 +154,46 @@ def plot_command(target: str, metric: str, simulations: tuple[str, ...], output:
     with ExperimentQueryTool(target) as tool:
         wide = tool.compare_simulations(metric, ids or None)
         name = tool.name
+        listed = tool.list_simulations() if group_by else None
+    groups = None
+    if listed is not None and group_by is not None:
+        from consolidate.cli.plotting import groups_by_parameter
+
+        parameters = dict(zip(listed["simulation_id"], listed["parameters"], strict=True))
+        groups = groups_by_parameter(parameters, group_by)
     lines = {str(sim): [float(v) for v in wide[sim]] for sim in wide.columns}
     steps = [int(s) for s in wide.index]
     render_plot(
-        steps, lines, metric=metric, path=output, title=f"{metric} per step in {shown(name)}"
+        steps,
+        lines,
+        metric=metric,
+        path=output,
+        title=f"{metric} per step in {shown(name)}",
+        groups=groups,
     )
     drawn = [s for s, values in lines.items() if not all(math.isnan(v) for v in values)]
-    click.echo(f"{output}: {metric} of {len(drawn)} simulations over {len(steps)} steps")
+    how = ""
+    if groups is not None or len(drawn) > BAND_ABOVE:
+        per = f" per {group_by} ({len({groups[s] for s in drawn})} groups)" if groups else ""
+        how = f": mean and 10-90% band{per} over each run"
+    click.echo(f"{output}: {metric} of {len(drawn)} simulations over {len(steps)} steps{how}")
     for sim in sorted(lines.keys() - set(drawn)):
         click.echo(f"not drawn: {sim} has no {metric} values", err=True)
 
 
 def render_plot(
-    steps: Sequence[int], lines: dict[str, list[float]], *, metric: str, path: str, title: str
+    steps: Sequence[int],
+    lines: dict[str, list[float]],
+    *,
+    metric: str,
+    path: str,
+    title: str,
+    groups: dict[str, str] | None = None,
 ) -> Figure:
-    """Draw one line per simulation with a value (all-NaN ones are left out) and save it.
+    """Draw one line per simulation with a value (all-NaN ones are left out) and save it; past
+    :data:`~consolidate.cli.plotting.BAND_ABOVE` simulations, or when ``groups`` (simulation ->
+    group label) is given, the mean and quantile band per group over thin lines instead. The
+    legend is beside the axes.
 
     Uses matplotlib's ``Figure`` directly, never pyplot: no global state and no display needed.
     Returns the figure so callers (and tests) can look at what was drawn.
@@ -179,23 +216,25 @@ def render_plot(
         raise UsageError(f"{path}: name the image with its format, e.g. {out.name}.png")
     if not out.parent.is_dir():
         raise UsageError(f"{path}: the folder {out.parent} does not exist")
+    from consolidate.cli.plotting import draw_bands
+
     figure = Figure(figsize=(10, 5.5), layout="constrained")
     axes = figure.subplots()
-    marker = "o" if len(steps) <= 50 else None  # a short run would otherwise be near invisible
-    for i, (simulation, values) in enumerate(drawn.items()):
-        style = ("-", "--", ":", "-.")[i // 10 % 4]  # the default cycle has 10 colours
-        axes.plot(steps, values, style, marker=marker, markersize=3, label=simulation)
+    if groups is not None or len(drawn) > BAND_ABOVE:
+        draw_bands(axes, steps, drawn, groups or {})
+        legend_title = "simulations"
+    else:
+        marker = "o" if len(steps) <= 50 else None  # a short run would be near invisible
+        for i, (simulation, values) in enumerate(drawn.items()):
+            style = ("-", "--", ":", "-.")[i // 10 % 4]  # the default cycle has 10 colours
+            axes.plot(steps, values, style, marker=marker, markersize=3, label=simulation)
+        legend_title = "simulation_id"
     axes.set(xlabel="step_number", ylabel=metric, title=title)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+    # Steps are whole numbers; "auto" asks for as many ticks as the axis has room for.
+    axes.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
     axes.grid(alpha=0.3)
-    # Beside the axes, so it never hides a line; more columns rather than running off the page.
-    axes.legend(
-        title="simulation_id",
-        fontsize="small",
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1),
-        ncols=math.ceil(len(drawn) / 30),
-    )
+    # Beside the axes, so it never hides a line (at most a dozen runs or a few groups).
+    axes.legend(title=legend_title, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     try:
         figure.savefig(out, format=image_format, dpi=100)
     except ValueError as exc:  # matplotlib's message lists the formats it supports
