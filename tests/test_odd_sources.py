@@ -13,8 +13,9 @@ from pathlib import Path
 from consolidate.layouts.inspection import inspect
 from consolidate.merging.pipeline import merge
 from consolidate.proof.verification import verify
+from fixtures.make_fixtures import generate
 from tests.conftest import REPO
-from tests.helpers import NOBODY, fixture, shared_dir, unprivileged
+from tests.helpers import NOBODY, ddl_of, fixture, shared_dir, unprivileged
 
 __all__ = ["shared_dir"]  # a fixture
 
@@ -112,10 +113,16 @@ def test_verify_of_the_merged_folder_notes_the_rejected_files(tmp_path: Path) ->
     """What merge rejected is a note naming the file and its reason, not a mismatch."""
     runs = odd_folder(tmp_path, unreadable=False)
     shutil.copy(REPO / "fixtures" / "broken" / "no-tables.db", runs / "no-tables.db")
+    (own_id,) = [r.simulation_id for r in inspect([str(runs / f"{GOOD[0]}.db")])]
+    assert own_id is not None
+    # another run claiming the same simulation_id: merge rejects one of the two
+    generate(ddl_of(fixture(GOOD[0])), runs / "claims-the-same-id.db", seed=5, simulation_id=own_id)
     target = tmp_path / "t.db"
-    merge([str(runs)], str(target))
+    merged = merge([str(runs)], str(target))
+    assert merged.count("merged") == 2
     report = verify(str(target), [str(runs)])
     assert report.ok, report.mismatches
+    assert [n for n in report.notes if f"its simulation_id {own_id} is held by" in n]
     notes = {n.split(": not compared: ")[0]: n for n in report.notes}
     reason = "a SQLite database with no tables"
     assert f"{runs / 'no-tables.db'}: not compared: merge rejects it ({reason})" in report.notes

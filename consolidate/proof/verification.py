@@ -24,13 +24,13 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, func, inspect, select
 
 from consolidate.errors import NotATarget, SourceError
-from consolidate.layouts.inspection import blocking_problems
+from consolidate.layouts.inspection import blocking_problems, simulation_id_for
 from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.proof.comparison import TableComparison, compare_tables
 from consolidate.proof.findings import Findings, Mismatch, VerifyReport
 from consolidate.schema import DATA_TABLES, metadata, migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
-from consolidate.sources.discover import discover
+from consolidate.sources.discover import SourceFile, discover
 
 SIMULATIONS = metadata.tables["simulations"]
 
@@ -190,8 +190,8 @@ def _source_checks(
     on_simulation: Callable[[str], None] | None,
 ) -> None:
     by_sha = {r.sha256: s for s, r in sims.items() if r.sha256}
-    for path, known, problem in _sources_to_compare(engine, sims, sources, found):
-        sim = known
+    for source, known in _sources_to_compare(engine, sims, sources, found):
+        path, problem, sim = source.path, source.problem, known
         if problem is not None:  # found by the scan but unusable: merge rejects it too
             found.notes.append(f"{path}: not compared: merge rejects it ({problem})")
             continue
@@ -202,7 +202,7 @@ def _source_checks(
                 if sim is None:
                     sim = by_sha.get(opened.sha256)
                     if sim is None:
-                        _not_merged(opened, found)
+                        _not_merged(source, opened, sims, found)
                         continue
                 if on_simulation is not None:
                     on_simulation(sim)
@@ -215,9 +215,17 @@ def _source_checks(
                 found.check(False, replace(mismatch, source=str(path)))
 
 
-def _not_merged(opened: OpenSource, found: Findings) -> None:
-    """A named source absent from the target: a note when merge rejects it, else a mismatch."""
+def _not_merged(
+    source: SourceFile, opened: OpenSource, sims: dict[str, _Simulation], found: Findings
+) -> None:
+    """A named source absent from the target: a note when merge rejects it (for what it holds,
+    or because another file holds its simulation_id), else a mismatch."""
     problems = blocking_problems(opened, opened.unknown_table_counts())
+    held = sims.get(simulation_id_for(source, opened))
+    if held is not None and held.source_path != str(opened.path):
+        problems.append(
+            f"its simulation_id {simulation_id_for(source, opened)} is held by {held.source_path}"
+        )
     if problems:
         found.notes.append(f"{opened.path}: not compared: merge rejects it ({'; '.join(problems)})")
     else:
@@ -227,21 +235,21 @@ def _not_merged(opened: OpenSource, found: Findings) -> None:
 
 def _sources_to_compare(
     engine: Engine, sims: dict[str, _Simulation], sources: Sequence[str], found: Findings
-) -> list[tuple[Path, str | None, str | None]]:
-    """The sources named (simulation found later by hash), else the recorded paths that exist;
-    each with why it cannot be read, when the scan already knows."""
+) -> list[tuple[SourceFile, str | None]]:
+    """The sources named (simulation found later by hash), else the recorded paths that exist
+    with their simulation."""
     if sources:
         # As in merge: a SQLite target inside a scanned directory is not one of its sources.
         url = engine.url
         target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
         named = discover(sources, exclude=Path(target_path) if target_path else None)
-        return [(source.path, None, source.problem) for source in named]
-    plan: list[tuple[Path, str | None, str | None]] = []
+        return [(source, None) for source in named]
+    plan: list[tuple[SourceFile, str | None]] = []
     for sim, record in sims.items():
         if record.origin != "merge" or not record.source_path:
             continue
         if Path(record.source_path).is_file():
-            plan.append((Path(record.source_path), sim, None))
+            plan.append((SourceFile(Path(record.source_path), sim), sim))
         else:
             found.notes.append(
                 f"{sim}: source {record.source_path} no longer exists; "
