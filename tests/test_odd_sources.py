@@ -53,13 +53,19 @@ def run_cli(prefix: list[str], *args: str, cwd: Path) -> subprocess.CompletedPro
     )
 
 
-def test_every_oddity_is_named_and_the_good_files_merge(shared_dir: Path) -> None:
+def unprivileged_merge(shared_dir: Path) -> tuple[list[str], Path, Path]:
+    """The odd folder, unreadable part included, and an output folder the merge may write."""
     prefix = unprivileged()
     runs = odd_folder(shared_dir, unreadable=True)
     out = shared_dir / "out"
     out.mkdir()
     if prefix:
         os.chown(out, NOBODY, NOBODY)
+    return prefix, runs, out
+
+
+def test_every_oddity_is_named_and_the_good_files_merge(shared_dir: Path) -> None:
+    prefix, runs, out = unprivileged_merge(shared_dir)
     done = run_cli(prefix, "merge", str(runs), "-o", str(out / "t.db"), "--json", cwd=shared_dir)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -81,12 +87,7 @@ def test_every_oddity_is_named_and_the_good_files_merge(shared_dir: Path) -> Non
 def test_a_named_path_inside_an_unreadable_folder_rejects_only_that_path(
     shared_dir: Path,
 ) -> None:
-    prefix = unprivileged()
-    runs = odd_folder(shared_dir, unreadable=True)
-    out = shared_dir / "out"
-    out.mkdir()
-    if prefix:
-        os.chown(out, NOBODY, NOBODY)
+    prefix, runs, out = unprivileged_merge(shared_dir)
     good = runs / f"{GOOD[0]}.db"
     hidden = runs / "locked" / "hidden.db"
     done = run_cli(prefix, "merge", str(good), str(hidden), "-o", str(out / "t.db"), cwd=runs)
