@@ -108,8 +108,7 @@ def merge_command(
             click.echo(render(report))
     if report.stopped:
         raise Interrupted(
-            f"interrupted: {report.count('merged')} merged, {report.not_started} of "
-            f"{len(report.sources) + report.not_started} sources not started; "
+            f"interrupted: {report.not_started} sources not started; "
             "run the same command again to finish the job"
         )
     if not report.ok:
@@ -189,11 +188,12 @@ def render(report: MergeReport) -> str:
             if s.status == "skipped" and s.reason != ALREADY_MERGED:
                 lines.append(f"skipped: {shown(s.path)}: {s.reason}")
     lines.append(
-        f"{len(report.sources)} sources into {shown(report.target)} "
+        f"{len(report.sources) + report.not_started} sources into {shown(report.target)} "
         f"(experiment {report.experiment_id}): "
         f"{report.count('merged')} merged, {report.count('skipped')} skipped, "
         f"{report.count('rejected')} rejected"
         + (f", {report.count('planned')} to merge" if report.dry_run else "")
+        + (f", {report.not_started} not started" if report.stopped else "")
         + f" in {report.seconds:.2f} s"
     )
     return "\n".join(lines)
