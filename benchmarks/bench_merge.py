@@ -1,19 +1,31 @@
-"""Merge speed and memory, side by side with the baselines, in one run.
+"""Merge at the scale users have, timed as whole processes against the in-engine limit.
 
-    python benchmarks/bench_merge.py [--runs 20] [--agents 100] [--steps 100] [--repeat 3]
+    .venv/bin/python benchmarks/bench_merge.py [--scale] [--repeat 5] [--quick] [--json]
 
-Generates a corpus with the fixture generator (by default 20 v33 runs of 100 agents over 100
-steps, about 600k rows), then times, on the same corpus and into the same central schema:
+Corpora come from the fixture generator (v33 runs) and are cached under ``--cache`` (default
+``benchmarks/out/corpora``, outside git), so they are built once:
 
-- ``consolidate``: the library's ``merge`` (what ``consolidate merge`` runs);
-- ``in-engine``: plain sqlite3 ATTACH + INSERT ... SELECT of the same rows, one transaction per
-  source, with none of consolidate's checks (the limit for an in-engine copy);
-- ``pandas``: ``read_sql`` + ``to_sql`` per table, the loop users write by hand;
+- ``small``: 1,000 runs of 10 agents x 10 steps (about 230 MB);
+- ``20-run``: 20 runs of 100 agents x 100 steps (about 600k rows);
+- ``200-run``: 200 runs of 100 x 100 (6M rows, 1.1 GB), only with ``--scale``.
 
-and ``verify`` on the merged database. Timings are medians of ``--repeat`` interleaved runs (pandas,
-the slow one, runs a third as often); what matters is
-the ratios, since machines here are shared and noisy. ``--memory`` also merges one run and one
-run ten times larger in fresh processes and reports their peak RSS.
+Every contender is a fresh process, started the way a user starts it, and each repetition runs
+them back to back (the order rotating), so a burst of load on this shared 2-core machine hits a
+pair, not one side; ratios are the medians of the per-repetition ratios:
+
+- ``merge``: ``consolidate merge DIR -o NEW.db``, exactly as the README shows it, a new target
+  each time (start-up and schema creation included);
+- ``in-engine``: ``benchmarks/in_engine.py``, plain sqlite3: ATTACH each file, INSERT ... SELECT
+  into tables keyed (simulation_id, legacy key), the two secondary indexes built after the load;
+- ``re-run``: the same merge again on its own target (nothing to do), against ``hash``: one
+  process that reads every file once (sha256);
+- ``inspect``: ``consolidate inspect DIR``, against the in-engine merge;
+- ``verify``: ``consolidate verify NEW.db`` (must pass), against the merge.
+
+Then start-up (``consolidate --help`` and ``consolidate inspect one.db`` against
+``python -c "import sqlite3"``) and the peak RSS (VmHWM) of a merge process per corpus. Each goal
+of issue 15 is printed as met or not met. ``--quick`` shrinks the corpora (100 small runs, 5 and
+20 large ones) to try the benchmark itself; its numbers are not the goals'.
 """
 
 from __future__ import annotations
@@ -25,20 +37,54 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from consolidate import merge, verify  # noqa: E402
-from consolidate.schema.migrations import upgrade  # noqa: E402
-from consolidate.schema.targets import central_engine  # noqa: E402
-from fixtures.make_fixtures import generate  # noqa: E402
-
 TEMPLATE = REPO / "fixtures" / "legacy" / "f7-slim-actions__v33.db"
+CONSOLIDATE = str(Path(sys.executable).parent / "consolidate")
+PYTHON = sys.executable
+IN_ENGINE = str(REPO / "benchmarks" / "in_engine.py")
+#: Prints this process's peak RSS at exit: the merge runs exactly as the console script runs it.
+PEAK = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+    "    print('VmHWM', line.split()[1], file=sys.stderr)\n"
+    "atexit.register(peak)\n"
+    "from consolidate.cli import main\n"
+    "sys.argv = ['consolidate', *sys.argv[1:]]\n"
+    "main()\n"
+)
+HASH = (
+    "import hashlib, pathlib, sys\n"
+    "for p in sorted(pathlib.Path(sys.argv[1]).rglob('*.db')):\n"
+    "    d = hashlib.sha256()\n"
+    "    with p.open('rb') as f:\n"
+    "        while b := f.read(1 << 20):\n"
+    "            d.update(b)\n"
+)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    runs: int
+    agents: int
+    steps: int
+    merge_goal: float  # merge / in-engine, at most
+
+
+CORPORA = (
+    Corpus("small", 1000, 10, 10, 1.5),
+    Corpus("20-run", 20, 100, 100, 1.3),
+    Corpus("200-run", 200, 100, 100, 1.15),
+)
 
 
 def ddl() -> str:
@@ -51,138 +97,198 @@ def ddl() -> str:
     return ";\n".join(r[0] for r in rows) + ";\n"
 
 
+def _one_run(args: tuple[str, Path, int, int, int]) -> int:
+    from fixtures.make_fixtures import generate
+
+    text, path, seed, agents, steps = args
+    run = generate(text, path, seed=seed, agents=agents, steps=steps)
+    return sum(v for k, v in run.rows.items() if k != "simulations")
+
+
 def build_corpus(folder: Path, runs: int, agents: int, steps: int) -> tuple[list[Path], int]:
+    """``runs`` generated v33 runs in ``folder``; their paths and data rows (both cores)."""
+    folder.mkdir(parents=True, exist_ok=True)
     text = ddl()
-    paths, rows = [], 0
-    for n in range(runs):
-        run = generate(text, folder / f"sim_{n:03d}.db", seed=n, agents=agents, steps=steps)
-        paths.append(run.path)
-        rows += sum(v for k, v in run.rows.items() if k != "simulations")
-    return paths, rows
+    jobs = [(text, folder / f"sim_{n:04d}.db", n, agents, steps) for n in range(runs)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        rows = sum(pool.map(_one_run, jobs, chunksize=8))
+    return [j[1] for j in jobs], rows
 
 
-def fresh_target(folder: Path, name: str) -> Path:
-    target = folder / f"{name}.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    engine = central_engine(target)
-    upgrade(engine)
-    engine.dispose()
-    return target
+def cached_corpus(cache: Path, corpus: Corpus) -> tuple[Path, int]:
+    """The corpus folder (built on first use, reused after) and its number of data rows."""
+    folder = cache / f"{corpus.name}-{corpus.runs}x{corpus.agents}x{corpus.steps}"
+    done = folder / "rows.txt"  # written last: a half-built corpus is rebuilt
+    if not done.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"building corpus {folder.name} ...", file=sys.stderr, flush=True)
+        _, rows = build_corpus(folder / "runs", corpus.runs, corpus.agents, corpus.steps)
+        done.write_text(str(rows))
+    return folder / "runs", int(done.read_text())
 
 
-def run_consolidate(sources: list[Path], target: Path) -> None:
-    report = merge([str(sources[0].parent)], str(target))
-    assert report.ok and report.count("merged") == len(sources), report.as_json()["totals"]
+def timed(argv: Sequence[str]) -> float:
+    """Seconds a fresh process takes, from start to exit; it must succeed."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr.decode()[-2000:]}")
+    return seconds
 
 
-def _copy_plan(source: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(source.as_uri() + "?immutable=1", uri=True) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT IN ('simulations', 'experiments')"
-            )
-        ]
-        plan = []
-        for table in tables:
-            cols = [
-                r[1]
-                for r in conn.execute(f'PRAGMA table_info("{table}")')
-                if r[1] != "simulation_id"
-            ]
-            plan.append((table, ", ".join(f'"{c}"' for c in cols)))
-    return plan
+def fresh(path: Path) -> Path:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return path
 
 
-def run_in_engine(sources: list[Path], target: Path) -> None:
-    conn = sqlite3.connect(target, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("INSERT INTO experiments (experiment_id, creation_date) VALUES ('bench', '2026')")
-    plan = _copy_plan(sources[0])
-    for n, source in enumerate(sources):
-        sim = f"sim_{n}"
-        conn.execute("ATTACH DATABASE ? AS src", (source.as_uri() + "?immutable=1",))
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT INTO simulations (simulation_id, experiment_id, origin) "
-            "VALUES (?, 'bench', 'merge')",
-            (sim,),
-        )
-        for table, cols in plan:
-            conn.execute(
-                f'INSERT INTO main."{table}" (simulation_id, {cols}) '
-                f'SELECT ?, {cols} FROM src."{table}"',
-                (sim,),
-            )
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE src")
-    conn.close()
-
-
-def run_pandas(sources: list[Path], target: Path) -> None:
-    """The loop pandas' documentation leads to: read_sql and to_sql through SQLAlchemy engines."""
-    import pandas as pd
-    from sqlalchemy import create_engine, text
-
-    central = create_engine(f"sqlite:///{target}")
-    with central.begin() as conn:
-        conn.execute(
-            text("INSERT INTO experiments (experiment_id, creation_date) VALUES ('bench', '2026')")
-        )
-    plan = _copy_plan(sources[0])
-    for n, source in enumerate(sources):
-        sim = f"sim_{n}"
-        legacy = create_engine(f"sqlite:///{source}")
-        with central.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO simulations (simulation_id, experiment_id, origin) "
-                    "VALUES (:sim, 'bench', 'merge')"
-                ),
-                {"sim": sim},
-            )
-            for table, _cols in plan:
-                frame = pd.read_sql(f'SELECT * FROM "{table}"', legacy)
-                frame["simulation_id"] = sim
-                frame.to_sql(table, conn, if_exists="append", index=False)
-        legacy.dispose()
-    central.dispose()
-
-
-def interleaved(
-    repeat: int, contenders: dict[str, Callable[[Path], None]], work: Path, pandas_repeat: int
+def bench_corpus(
+    corpus: Corpus, runs: Path, rows: int, work: Path, repeat: int
 ) -> dict[str, float]:
-    """Median seconds per contender; runs alternate so a burst of noise hits all of them."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+    times: dict[str, list[float]] = {k: [] for k in ("merge", "in_engine", "rerun", "hash")}
+    times |= {"inspect": [], "verify": []}
+    ratios: dict[str, list[float]] = {"merge": [], "rerun": [], "inspect": [], "verify": []}
     for rep in range(repeat):
-        for name, job in contenders.items():
-            if name == "pandas" and rep >= pandas_repeat:
-                continue
-            target = fresh_target(work, name)  # every contender starts from the same empty
-            started = time.perf_counter()  # target at the schema head
-            job(target)
-            times[name].append(time.perf_counter() - started)
-    return {name: statistics.median(t) for name, t in times.items()}
+        target, limit = fresh(work / "merge.db"), fresh(work / "in_engine.db")
+        steps = {
+            "merge": [CONSOLIDATE, "merge", str(runs), "-o", str(target)],
+            "in_engine": [PYTHON, IN_ENGINE, str(runs), str(limit)],
+            "inspect": [CONSOLIDATE, "inspect", str(runs)],
+        }
+        order = list(steps)[rep % 3 :] + list(steps)[: rep % 3]  # rotate who goes first
+        got = {name: timed(steps[name]) for name in order}
+        # The re-run needs the merged target; it is paired with hashing the files once.
+        got["rerun"] = timed([CONSOLIDATE, "merge", str(runs), "-o", str(target)])
+        got["hash"] = timed([PYTHON, "-c", HASH, str(runs)])
+        got["verify"] = timed([CONSOLIDATE, "verify", str(target)])
+        for name, seconds in got.items():
+            times[name].append(seconds)
+        ratios["merge"].append(got["merge"] / got["in_engine"])
+        ratios["rerun"].append(got["rerun"] / got["hash"])
+        ratios["inspect"].append(got["inspect"] / got["in_engine"])
+        ratios["verify"].append(got["verify"] / got["merge"])
+    med = {f"{k}_s": round(statistics.median(v), 3) for k, v in times.items()}
+    result: dict[str, float] = {"sources": corpus.runs, "rows": rows, **med}
+    result |= {f"{k}_ratio": round(statistics.median(v), 2) for k, v in ratios.items()}
+    result["merge_rows_per_s"] = round(rows / statistics.median(times["merge"]))
+    result["verify_rows_per_s"] = round(rows / statistics.median(times["verify"]))
+    result["peak_rss_mib"] = peak_rss(runs, work)
+    return result
 
 
-def peak_rss_of_merge(sources_dir: Path, target: Path) -> float:
-    """Peak RSS (MiB) of a fresh process that runs ``consolidate merge``.
-
-    Read from VmHWM, not getrusage: ru_maxrss survives exec, so a child forked from this
-    (large) process would report the parent's peak.
-    """
-    code = (
-        "from consolidate import merge; "
-        f"r = merge([{str(sources_dir)!r}], {str(target)!r}); assert r.ok; "
-        "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
+def peak_rss(runs: Path, work: Path) -> float:
+    """Peak RSS (MiB, VmHWM) of a merge process into a new target."""
+    target = fresh(work / "peak.db")
+    done = subprocess.run(
+        [PYTHON, "-c", PEAK, "merge", str(runs), "-o", str(target)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        check=True,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    line = next(x for x in done.stderr.splitlines() if x.startswith("VmHWM"))
+    return round(int(line.split()[1]) / 1024, 1)
+
+
+def bench_startup(one: Path, repeat: int) -> dict[str, float]:
+    """``--help`` and ``inspect one.db`` against ``python -c "import sqlite3"``, paired."""
+    contenders = {
+        "python": [PYTHON, "-c", "import sqlite3"],
+        "help": [CONSOLIDATE, "--help"],
+        "inspect_one": [CONSOLIDATE, "inspect", str(one)],
+    }
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, argv in contenders.items():
+            times[name].append(timed(argv))
+    result = {f"{name}_s": round(statistics.median(t), 3) for name, t in times.items()}
+    for name in ("help", "inspect_one"):
+        pairs = [a / b for a, b in zip(times[name], times["python"], strict=True)]
+        result[f"{name}_ratio"] = round(statistics.median(pairs), 2)
+    return result
+
+
+def goals(results: dict[str, dict[str, float]], corpora: Sequence[Corpus]) -> list[str]:
+    """One line per goal of issue 15: what was measured and whether it is met."""
+    lines = []
+
+    def goal(text: str, value: float, limit: float, met: bool) -> None:
+        lines.append(f"{'met    ' if met else 'NOT met'}  {text}: {value} (goal {limit})")
+
+    for c in corpora:
+        r = results[c.name]
+        goal(
+            f"{c.name}: merge / in-engine",
+            r["merge_ratio"],
+            c.merge_goal,
+            r["merge_ratio"] <= c.merge_goal,
+        )
+        goal(
+            f"{c.name}: re-run / hashing the files once",
+            r["rerun_ratio"],
+            1.0,
+            r["rerun_ratio"] <= 1,
+        )
+    if "small" in results:
+        r = results["small"]
+        goal("small: inspect / in-engine merge", r["inspect_ratio"], 1.0, r["inspect_ratio"] <= 1)
+    s = results["startup"]
+    goal(
+        "consolidate --help / python -c 'import sqlite3'",
+        s["help_ratio"],
+        3.0,
+        s["help_ratio"] <= 3,
     )
-    return int(out.stdout.strip()) / 1024
+    goal(
+        "consolidate inspect one.db / python",
+        s["inspect_one_ratio"],
+        3.0,
+        s["inspect_one_ratio"] <= 3,
+    )
+    peaks = {c.name: results[c.name]["peak_rss_mib"] for c in corpora if c.name != "small"}
+    for name, mib in peaks.items():
+        goal(f"{name}: peak RSS of the merge process (MiB)", mib, 150, mib < 150)
+    if len(peaks) == 2:
+        growth = round(peaks["200-run"] / peaks["20-run"], 2)
+        goal("peak RSS 200-run / 20-run (flat)", growth, 1.1, growth <= 1.1)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", action="store_true", help="also the 200-run corpus (1.1 GB)")
+    parser.add_argument("--quick", action="store_true", help="small corpora, to try the bench")
+    parser.add_argument("--repeat", type=int, default=5, help="paired repetitions per corpus")
+    parser.add_argument("--only", help="comma-separated corpus names (small,20-run,200-run)")
+    parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out" / "corpora")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    corpora = [c for c in CORPORA if args.scale or c.name != "200-run"]
+    if args.only:
+        corpora = [c for c in corpora if c.name in args.only.split(",")]
+    if args.quick:
+        sizes = {"small": 100, "20-run": 5, "200-run": 20}
+        corpora = [Corpus(c.name, sizes[c.name], c.agents, c.steps, c.merge_goal) for c in corpora]
+    work = args.cache.parent / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, float]] = {}
+    for corpus in corpora:
+        runs, rows = cached_corpus(args.cache, corpus)
+        print(f"timing {corpus.name} ...", file=sys.stderr, flush=True)
+        results[corpus.name] = bench_corpus(corpus, runs, rows, work, args.repeat)
+    one = next(iter(sorted((runs).glob("*.db"))))
+    results["startup"] = bench_startup(one, max(11, args.repeat))
+    lines = goals(results, corpora)
+    if args.json:
+        print(json.dumps({"results": results, "goals": lines}, indent=2))
+    else:
+        for name, result in results.items():
+            print_result({"corpus": name, **result}, as_json=False)
+            print()
+        print("\n".join(lines))
 
 
 def print_result(result: dict[str, object], *, as_json: bool) -> None:
@@ -193,62 +299,6 @@ def print_result(result: dict[str, object], *, as_json: bool) -> None:
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key.ljust(width)}  {value}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--agents", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--memory", action="store_true", help="also measure peak RSS growth")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--workdir", help="where to build the corpus (default: the temp dir)")
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="bench-merge-", dir=args.workdir))
-    try:
-        corpus = work / "runs"
-        sources, rows = build_corpus(corpus, args.runs, args.agents, args.steps)
-        # Every contender starts from the same empty target at the schema head.
-        medians = interleaved(
-            args.repeat,
-            {
-                "consolidate": lambda t: run_consolidate(sources, t),
-                "in-engine": lambda t: run_in_engine(sources, t),
-                "pandas": lambda t: run_pandas(sources, t),
-            },
-            work,
-            pandas_repeat=max(1, args.repeat // 3),
-        )
-        ours, engine, pandas = medians["consolidate"], medians["in-engine"], medians["pandas"]
-        started = time.perf_counter()
-        checked = verify(
-            str(work / "consolidate.schema.targets")
-        )  # the last consolidate run's target
-        verify_seconds = time.perf_counter() - started
-        assert checked.ok, checked.mismatches
-        result: dict[str, object] = {
-            "sources": args.runs,
-            "rows": rows,
-            "consolidate_s": round(ours, 3),
-            "in_engine_s": round(engine, 3),
-            "pandas_s": round(pandas, 3),
-            "consolidate_vs_in_engine": round(ours / engine, 2),
-            "pandas_vs_consolidate": round(pandas / ours, 1),
-            "merge_rows_per_s": round(rows / ours),
-            "verify_rows_per_s": round(checked.rows_compared / 2 / verify_seconds),
-            "verify_vs_merge_time": round(verify_seconds / ours, 2),
-        }
-        if args.memory:
-            small, large = work / "small", work / "large"
-            build_corpus(small, 1, args.agents, args.steps)
-            build_corpus(large, 1, args.agents, args.steps * 10)
-            result["peak_rss_mib_1x"] = round(peak_rss_of_merge(small, work / "m1.db"), 1)
-            result["peak_rss_mib_10x"] = round(peak_rss_of_merge(large, work / "m10.db"), 1)
-        print_result(result, as_json=args.json)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

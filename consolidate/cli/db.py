@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from consolidate.cli.shared import ConsolidateGroup
-from consolidate.schema import migrations
-from consolidate.schema.targets import central_engine, describe, target_url
 
 
 @click.group(cls=ConsolidateGroup)
@@ -24,6 +22,9 @@ def db_upgrade(target: str, revision: str) -> None:
     Example:
       consolidate db upgrade experiment.db
     """
+    from consolidate.schema import migrations
+    from consolidate.schema.targets import central_engine, describe, target_url
+
     url = target_url(target)
     engine = central_engine(url)
     try:
@@ -42,6 +43,9 @@ def db_current(target: str) -> None:
     Example:
       consolidate db current experiment.db
     """
+    from consolidate.schema import migrations
+    from consolidate.schema.targets import central_engine, target_url
+
     url = target_url(target)
     engine = central_engine(url, must_exist=True)
     try:

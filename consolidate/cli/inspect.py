@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from consolidate.cli.shared import shown
-from consolidate.layouts.inspection import SourceReport, inspect
+
+if TYPE_CHECKING:  # the library is imported when the command runs, not for --help
+    from consolidate.layouts.inspection import SourceReport
 
 
 @click.command("inspect")
@@ -24,6 +27,8 @@ def inspect_command(sources: tuple[str, ...], as_json: bool) -> None:
       consolidate inspect runs/
       consolidate inspect runs/sim_001.db --json
     """
+    from consolidate.layouts.inspection import inspect
+
     reports = inspect(sources)
     if as_json:
         click.echo(json.dumps([r.as_json() for r in reports], indent=2))

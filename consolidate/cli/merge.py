@@ -10,16 +10,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from tqdm import tqdm
 
 from consolidate.cli.shared import progress, shown, table
 from consolidate.errors import Interrupted, MergeFailed
-from consolidate.merging.ledger import ALREADY_MERGED, OnConflict
-from consolidate.merging.pipeline import merge
-from consolidate.merging.report import MergeReport, SourceOutcome
+from consolidate.merging.conflict import OnConflict
+
+if TYPE_CHECKING:  # the library is imported when the command runs, not for --help
+    from tqdm import tqdm
+
+    from consolidate.merging.report import MergeReport, SourceOutcome
 
 
 @click.command("merge")
@@ -75,6 +77,8 @@ def merge_command(
       consolidate merge 'runs/*/simulation.db' -o experiment.db -e exp1
       consolidate merge runs/ -o postgresql+psycopg://me@dbhost/experiments --jobs 4
     """
+    from consolidate.merging.pipeline import merge
+
     files = progress(quiet=quiet, desc="sources", unit="db")
     rows = progress(quiet=quiet, desc="rows", unit="row", unit_scale=True, position=1)
 
@@ -154,6 +158,8 @@ def _advance(bar: tqdm[Any], n: int) -> None:
 
 def render(report: MergeReport) -> str:
     """The human report: the plan per source for a dry run, else pgloader's per-table summary."""
+    from consolidate.merging.ledger import ALREADY_MERGED
+
     lines = []
     if report.dry_run:
         lines.append(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from tqdm import tqdm
 
 from consolidate.errors import ConsolidateError
+
+if TYPE_CHECKING:  # imported where used: `consolidate --help` loads neither
+    from tqdm import tqdm
 
 
 class _Failure(click.ClickException):
@@ -34,15 +35,21 @@ class ConsolidateGroup(click.Group):
             return super().invoke(ctx)
         except ConsolidateError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
-        except SQLAlchemyError as exc:
+        except Exception as exc:
             # Anything the library did not anticipate still gets one line, never a traceback.
-            original = exc.orig if isinstance(exc, DBAPIError) else exc
+            # A command that never loaded SQLAlchemy cannot have raised its errors.
+            sa = sys.modules.get("sqlalchemy.exc")
+            if sa is None or not isinstance(exc, sa.SQLAlchemyError):
+                raise
+            original = exc.orig if isinstance(exc, sa.DBAPIError) else exc
             reason = (str(original).splitlines() or [type(exc).__name__])[0]
             raise click.ClickException(f"database error: {reason}") from exc
 
 
 def progress(*, quiet: bool, **kwargs: Any) -> tqdm[Any]:
     """A tqdm bar on stderr, shown only when stderr is a terminal and ``--quiet`` is off."""
+    from tqdm import tqdm
+
     return tqdm(file=sys.stderr, disable=True if quiet else None, leave=False, **kwargs)
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from tqdm import tqdm
 
 from consolidate.cli.shared import progress, shown, table
 from consolidate.errors import VerificationFailed
-from consolidate.proof.findings import VerifyReport
-from consolidate.proof.verification import verify
+
+if TYPE_CHECKING:  # the library is imported when the command runs, not for --help
+    from tqdm import tqdm
+
+    from consolidate.proof.findings import VerifyReport
 
 
 @click.command("verify")
@@ -30,6 +32,8 @@ def verify_command(target: str, sources: tuple[str, ...], as_json: bool, quiet: 
       consolidate verify experiment.db
       consolidate verify experiment.db runs/
     """
+    from consolidate.proof.verification import verify
+
     with progress(quiet=quiet, desc="simulations", unit="sim") as bar:
         report = verify(target, sources, on_simulation=lambda _sim: _tick(bar))
     if as_json:

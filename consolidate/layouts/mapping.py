@@ -27,11 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Table
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-
 from consolidate.layouts.shapes import SourceShape, TableShape
-from consolidate.schema import metadata
+from consolidate.schema.columns import CENTRAL_COLUMNS
 
 #: Legacy table name (lower-cased) -> central table. ``simulations`` is not here: its single row
 #: becomes columns of the central ``simulations`` row (see :data:`SIMULATION_ROW`).
@@ -100,7 +97,6 @@ AGENT_TYPES = ("system", "independent", "control")
 
 #: Stands for the attached schema's prefix inside expressions that read a second legacy table.
 SCHEMA = "{schema}"
-_SQLITE = sqlite_dialect.dialect()
 
 
 @dataclass(frozen=True)
@@ -169,8 +165,9 @@ def affinity(declared_type: str) -> str:
     return "NUMERIC"
 
 
-def central_affinity(table: Table, column: str) -> str:
-    return affinity(str(table.c[column].type.compile(dialect=_SQLITE)))
+def central_affinity(table: str, column: str) -> str:
+    """The SQLite affinity of a central column (from the plain catalog, not the models)."""
+    return CENTRAL_COLUMNS[table][column]
 
 
 def convert(expr: str, legacy: str, central: str) -> str:
@@ -218,14 +215,25 @@ def map_source(shape: SourceShape) -> SourceMapping:
         if central_name is None:
             unknown.append(legacy.name)
             continue
-        mapping, missing = _map_table(legacy, metadata.tables[central_name], steps)
+        mapping, missing = _map_table(legacy, _Central(central_name), steps)
         tables.append(mapping)
         homeless += missing
     return SourceMapping(tuple(tables), simulations, tuple(homeless), tuple(unknown))
 
 
+@dataclass(frozen=True)
+class _Central:
+    """A central table as mapping sees it: a name and its columns (``in central.c``)."""
+
+    name: str
+
+    @property
+    def c(self) -> dict[str, str]:
+        return CENTRAL_COLUMNS[self.name]
+
+
 def _map_table(
-    legacy: TableShape, central: Table, steps: TableShape | None
+    legacy: TableShape, central: _Central, steps: TableShape | None
 ) -> tuple[TableMapping, list[str]]:
     renames = RENAMES.get(central.name, {})
     columns: list[ColumnMapping] = []
@@ -238,7 +246,9 @@ def _map_table(
             homeless.append(f"{legacy.name}.{column.name}")
             continue
         expr = f"s.{quote(column.name)}"
-        converted = convert(expr, affinity(column.declared_type), central_affinity(central, target))
+        converted = convert(
+            expr, affinity(column.declared_type), central_affinity(central.name, target)
+        )
         how = "renamed" if target != column.name else "converted" if converted != expr else "direct"
         columns.append(ColumnMapping(target, converted, column.name, how))
     fed = {c.central for c in columns}
@@ -256,7 +266,7 @@ def _simulation_id(legacy: TableShape) -> str:
 
 
 def _derived(
-    legacy: TableShape, central: Table, fed: set[str], steps: TableShape | None
+    legacy: TableShape, central: _Central, fed: set[str], steps: TableShape | None
 ) -> list[ColumnMapping]:
     out: list[ColumnMapping] = []
     if "step_number" in central.c and "step_number" not in fed and legacy.has("step_id"):
@@ -268,7 +278,7 @@ def _derived(
             out.append(ColumnMapping("step_number", lookup, "step_id", "derived"))
     keyless = central.name in ("agent_states", "resource_states") and "id" not in fed
     if keyless:
-        rowid = convert("s.rowid", "INTEGER", central_affinity(central, "id"))
+        rowid = convert("s.rowid", "INTEGER", central_affinity(central.name, "id"))
         out.append(ColumnMapping("id", rowid, None, "derived"))
     if central.name == "simulation_steps":
         out += _type_counts(fed)

@@ -24,7 +24,6 @@ from consolidate.layouts.mapping import (
 )
 from consolidate.layouts.recognition import Layout, recognise
 from consolidate.layouts.shapes import SourceShape, read_shape
-from consolidate.schema import metadata
 from consolidate.sources.opening import OpenFile, open_file, sqlite_reason
 
 
@@ -150,4 +149,4 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
 
 
 def _central_affinity(legacy_column: str) -> str:
-    return central_affinity(metadata.tables["simulations"], SIMULATION_ROW[legacy_column])
+    return central_affinity("simulations", SIMULATION_ROW[legacy_column])

@@ -7,7 +7,6 @@ simulation that is not fully there; re-running a merge asks the ledger what is l
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from consolidate.merging.conflict import OnConflict as OnConflict  # re-exported
 from consolidate.schema import DATA_TABLES, metadata
 
 SIMULATIONS = metadata.tables["simulations"]
@@ -23,14 +23,6 @@ EXPERIMENTS = metadata.tables["experiments"]
 
 
 ALREADY_MERGED = "already merged (same sha256)"
-
-
-class OnConflict(enum.StrEnum):
-    """What to do when another source already holds a source's simulation_id."""
-
-    ERROR = "error"
-    SKIP = "skip"
-    RENAME = "rename"
 
 
 @dataclass(frozen=True)

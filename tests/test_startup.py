@@ -1,0 +1,58 @@
+"""Start-up: a command imports only what it needs, so ``consolidate --help`` and ``consolidate
+inspect`` start about as fast as Python itself (issue 15). Checked by what a real process has
+imported, never by a clock."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from consolidate.layouts.mapping import affinity
+from consolidate.schema import metadata
+from consolidate.schema.columns import CENTRAL_COLUMNS
+from tests.conftest import FIXTURES, REPO
+
+HEAVY = ("sqlalchemy", "alembic", "pandas", "psycopg", "numpy", "matplotlib")
+
+
+def imported_by(*argv: str) -> set[str]:
+    """Top-level packages a fresh ``consolidate ARGV`` process has imported when it exits."""
+    code = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] "
+        "for m in sys.modules})), file=sys.stderr))\n"
+        "from consolidate.cli import main\n"
+        f"sys.argv = ['consolidate', *{list(argv)!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["merge", "--help"], ["verify", "--help"]])
+def test_help_imports_no_database_or_analysis_library(argv: list[str]) -> None:
+    assert imported_by(*argv).isdisjoint(HEAVY)
+
+
+def test_inspect_of_one_file_imports_no_database_or_analysis_library() -> None:
+    source = FIXTURES / "legacy" / "f7-slim-actions__v33.db"
+    assert imported_by("inspect", str(source)).isdisjoint(HEAVY)
+
+
+def test_the_plain_column_catalog_is_the_models() -> None:
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    from_models = {
+        name: {c.name: affinity(str(c.type.compile(dialect=dialect))) for c in table.columns}
+        for name, table in metadata.tables.items()
+    }
+    assert CENTRAL_COLUMNS == from_models
+    for name, table in metadata.tables.items():  # and in the models' column order
+        assert list(CENTRAL_COLUMNS[name]) == [c.name for c in table.columns]
