@@ -106,11 +106,9 @@ def _repeated_steps(opened: OpenSource) -> list[str]:
     steps = next((t for t in opened.mapping.tables if t.central_table == "simulation_steps"), None)
     if steps is None:
         return []
-    with closing(opened.connect()) as conn:
-        (repeated,) = conn.execute(
-            f"SELECT count(step_number) - count(DISTINCT step_number) "
-            f"FROM {quote(steps.legacy_table)}"
-        ).fetchone()
+    (repeated,) = opened.reader.execute(
+        f"SELECT count(step_number) - count(DISTINCT step_number) FROM {quote(steps.legacy_table)}"
+    ).fetchone()
     if not repeated:
         return []
     return [

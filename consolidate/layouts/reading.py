@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from consolidate.errors import SourceError
@@ -35,6 +35,10 @@ class OpenSource:
     shape: SourceShape
     layout: Layout
     mapping: SourceMapping
+    #: One connection for the small reads (counts, ids, the simulations row), in the thread
+    #: that opened the source: each new connection parses the schema again, a fixed cost that
+    #: a thousand small sources pay a thousand times. Closed when ``open_source`` exits.
+    reader: sqlite3.Connection = field(compare=False, repr=False)
 
     @property
     def path(self) -> Path:
@@ -67,27 +71,24 @@ class OpenSource:
     def row_counts(self) -> dict[str, int]:
         """Rows per central table, counted in the source (what verify holds the target to)."""
         counts: dict[str, int] = {}
-        with closing(self.connect()) as conn:
-            for table in self.mapping.tables:
-                (rows,) = conn.execute(table.count_sql()).fetchone()
-                counts[table.central_table] = counts.get(table.central_table, 0) + rows
+        for table in self.mapping.tables:
+            (rows,) = self.reader.execute(table.count_sql()).fetchone()
+            counts[table.central_table] = counts.get(table.central_table, 0) + rows
         return counts
 
     def unknown_table_counts(self) -> dict[str, int]:
         """Rows per table that no central table is home to."""
-        with closing(self.connect()) as conn:
-            return {
-                name: conn.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
-                for name in self.mapping.unknown_tables
-            }
+        return {
+            name: self.reader.execute(f"SELECT count(*) FROM {quote(name)}").fetchone()[0]
+            for name in self.mapping.unknown_tables
+        }
 
     def own_simulation_id(self) -> str | None:
         """The id in the file's ``simulations`` table when it holds exactly one string id."""
         if self.mapping.simulation_table is None:
             return None
         name = self.mapping.simulation_table.name
-        with closing(self.connect()) as conn:
-            rows = conn.execute(f'SELECT simulation_id FROM "{name}" LIMIT 2').fetchall()
+        rows = self.reader.execute(f'SELECT simulation_id FROM "{name}" LIMIT 2').fetchall()
         if len(rows) == 1 and isinstance(rows[0][0], str) and rows[0][0]:
             return rows[0][0]
         return None
@@ -109,8 +110,7 @@ class OpenSource:
             convert(quote(c.name), affinity(c.declared_type), _central_affinity(c.name))
             for c in columns
         )
-        with closing(self.connect()) as conn:
-            rows = conn.execute(f"SELECT {select} FROM {quote(table.name)} LIMIT 2").fetchall()
+        rows = self.reader.execute(f"SELECT {select} FROM {quote(table.name)} LIMIT 2").fetchall()
         if len(rows) > 1:
             raise SourceError(
                 str(self.path),
@@ -135,17 +135,43 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
         SourceError: the file is missing, empty, not SQLite, corrupt, or has no tables.
     """
     with open_file(path) as file:
-        try:
-            with closing(file.connect()) as conn:
-                shape = read_shape(conn)
-        except sqlite3.DatabaseError as exc:
-            raise SourceError(str(file.path), sqlite_reason(exc)) from exc
-        if not shape.tables:
-            raise SourceError(str(file.path), "a SQLite database with no tables")
-        opened = OpenSource(file, shape, recognise(shape), map_source(shape))
-        if check:
-            opened.check_integrity()
-        yield opened
+        with closing(file.connect()) as reader:
+            try:
+                shape, layout, mapping = _analysed(reader)
+            except sqlite3.DatabaseError as exc:
+                raise SourceError(str(file.path), sqlite_reason(exc)) from exc
+            if not shape.tables:
+                raise SourceError(str(file.path), "a SQLite database with no tables")
+            opened = OpenSource(file, shape, layout, mapping, reader)
+            if check:
+                opened.check_integrity()
+            yield opened
+
+
+#: Schema text (``sqlite_master``) -> what it was analysed into. A thousand runs of one layout
+#: are read, recognised and mapped once; SQLite derives every ``PRAGMA table_info`` answer from
+#: that text, so equal text is an equal shape. Bounded, for a process that meets many layouts.
+_ANALYSED: dict[tuple[tuple[object, ...], ...], tuple[SourceShape, Layout, SourceMapping]] = {}
+_ANALYSED_MAX = 256
+
+
+def _analysed(conn: sqlite3.Connection) -> tuple[SourceShape, Layout, SourceMapping]:
+    """The shape, layout and mapping of the database on ``conn``, from the cache when its
+    schema text was seen before (one query instead of two per table, and no Python work)."""
+    key = tuple(
+        tuple(row)
+        for row in conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+        )
+    )
+    known = _ANALYSED.get(key)
+    if known is None:
+        shape = read_shape(conn)
+        known = (shape, recognise(shape), map_source(shape))
+        if len(_ANALYSED) >= _ANALYSED_MAX:
+            _ANALYSED.clear()
+        _ANALYSED[key] = known  # threads of --jobs may race here: both store the same answer
+    return known
 
 
 def _central_affinity(legacy_column: str) -> str:
