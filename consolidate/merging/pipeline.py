@@ -28,6 +28,7 @@ from consolidate.merging import ledger
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
 from consolidate.merging.report import MergeReport, SourceOutcome, summarise
+from consolidate.merging.rerun import already_merged
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
 from consolidate.sinks import Sink, for_target
@@ -45,6 +46,7 @@ class _Job:
     on_conflict: OnConflict
     on_table: TableCallback | None
     write_lock: threading.Lock | None  # SQLite targets: one writing thread at a time
+    known: ledger.Snapshot | None = None  # what the target held when the merge started
 
 
 def merge(
@@ -116,6 +118,7 @@ def merge(
         else:
             with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
                 ledger.ensure_experiment(conn, experiment)
+                job = _with_snapshot(job, conn)
             outcomes = _run_all(files, job, jobs, on_source, should_stop)
     finally:
         if engine is not None:
@@ -129,6 +132,11 @@ def merge(
         seconds=time.perf_counter() - started,
         not_started=len(files) - len(outcomes),
     )
+
+
+def _with_snapshot(job: _Job, conn: Connection) -> _Job:
+    """``job`` knowing what the ledger holds, so a re-run skips merged sources from memory."""
+    return replace(job, known=ledger.snapshot(conn))
 
 
 def _default_experiment_id(url: URL) -> str:
@@ -187,6 +195,10 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
     base = SourceOutcome(path=str(source.path), status="rejected")
     if source.problem is not None:  # found but unusable (a FIFO, an unreadable folder, ...)
         return replace(base, simulation_id=source.path_id, reason=source.problem)
+    if job.known is not None and job.known.holds(str(source.path)):
+        skipped = already_merged(source, job.known)
+        if skipped is not None:
+            return replace(skipped, seconds=time.perf_counter() - started)
     try:
         with open_source(source.path, check=False) as opened:
             base = replace(
