@@ -10,10 +10,7 @@ SQLite may replay the WAL or roll back the journal without touching the original
 from __future__ import annotations
 
 import functools
-import hashlib
-import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -84,6 +81,8 @@ def open_file(path: Path) -> Iterator[OpenFile]:
         yield opened
     finally:
         for folder in private:
+            import shutil
+
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -100,6 +99,8 @@ def _open(path: Path, private: list[Path]) -> OpenFile:
     sidecar = next((s for s in SIDECARS if _nonempty(Path(name + s))), None)
     if sidecar is None:
         return OpenFile(path, path.as_uri() + "?immutable=1", None, None)
+    import tempfile  # only a source with a sidecar needs these (start-up of `inspect`)
+
     private.append(Path(tempfile.mkdtemp(prefix="consolidate-source-")))
     copy = private[0] / "source.db"
     digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
@@ -134,6 +135,8 @@ def _nonempty(path: Path) -> bool:
 
 
 def _sha256(paths: list[Path]) -> str:
+    import hashlib
+
     digest = hashlib.sha256()
     for path in paths:
         with path.open("rb") as handle:
@@ -144,6 +147,8 @@ def _sha256(paths: list[Path]) -> str:
 
 def _copy_hashing(pairs: list[tuple[Path, Path]]) -> str:
     """Copy each file and hash the bytes in the same pass, so a source is read once."""
+    import hashlib
+
     digest = hashlib.sha256()
     for source, destination in pairs:
         with source.open("rb") as reader, destination.open("wb") as writer:
