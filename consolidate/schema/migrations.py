@@ -187,7 +187,6 @@ def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
     found = current(engine)
     if found == HEAD:
         return
-    wanted = head()
     if found is None:
         tables = set(inspect(engine).get_table_names())
         if not tables and create:
@@ -200,6 +199,7 @@ def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
     if found is None:
         refuse_foreign(engine, reading=not create)
         raise SchemaOutOfDate(f"{name} has no schema; run: consolidate db upgrade {name}")
+    wanted = head()  # read only for the message: a new target must not pay for it twice
     from alembic.script import ScriptDirectory
 
     known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
