@@ -164,7 +164,7 @@ def main() -> None:
         "CONSOLIDATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     base = next(c for c in CORPORA if c.name == "20-run")
-    corpus = Corpus(f"pg-{args.runs}-run", args.runs, base.agents, base.steps, 1.3)
+    corpus = Corpus(base.name, args.runs, base.agents, base.steps, base.merge_goal)  # shared cache
     runs, rows = cached_corpus(args.cache, corpus)
     sources = sorted(runs.glob("*.db"))
     plan = copy_plan(sources[0])
