@@ -4,28 +4,26 @@ reports for the same bytes. A dry run takes the full path, so it is the referenc
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
 from consolidate.merging.ledger import ALREADY_MERGED
 from consolidate.merging.pipeline import merge
+from consolidate.merging.report import SourceOutcome
 from fixtures.make_fixtures import generate
-from tests.helpers import LEGACY_FIXTURES, ddl_of, fixture
+from tests.helpers import ddl_of, fixture
+from tests.test_merge import copy_fixtures
 
 
-def view(outcomes: tuple[object, ...]) -> list[tuple[object, ...]]:
+def view(outcomes: tuple[SourceOutcome, ...]) -> list[tuple[object, ...]]:
     return [
-        (o.path, o.status, o.simulation_id, o.reason, o.family, o.schema_version, o.rows)  # type: ignore[attr-defined]
+        (o.path, o.status, o.simulation_id, o.reason, o.family, o.schema_version, o.rows)
         for o in outcomes
     ]
 
 
 def test_a_rerun_over_every_layout_reports_what_the_full_path_reports(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    for path in LEGACY_FIXTURES:
-        shutil.copy(path, runs / path.name)
+    runs = copy_fixtures(tmp_path / "runs")
     target = tmp_path / "experiment.db"
     first = merge([str(runs)], str(target))
     assert first.ok and first.count("merged") == len(first.sources)
