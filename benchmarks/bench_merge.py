@@ -173,6 +173,7 @@ def bench_corpus(
     result |= {f"{k}_ratio": round(statistics.median(v), 2) for k, v in ratios.items()}
     result["merge_rows_per_s"] = round(rows / statistics.median(times["merge"]))
     result["verify_rows_per_s"] = round(rows / statistics.median(times["verify"]))
+    fresh(target), fresh(limit)
     result["peak_rss_mib"] = peak_rss(runs, work)
     return result
 
@@ -188,6 +189,7 @@ def peak_rss(runs: Path, work: Path) -> float:
         cwd=REPO,
         check=True,
     )
+    fresh(target)  # a 200-run target is 1.5 GB: none is left behind
     line = next(x for x in done.stderr.splitlines() if x.startswith("VmHWM"))
     return round(int(line.split()[1]) / 1024, 1)
 
