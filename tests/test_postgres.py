@@ -213,4 +213,4 @@ def test_a_blob_in_a_text_column_is_rejected_not_rewritten(
         )
     (outcome,) = merge([str(source)], rendered(postgres_url)).sources
     assert outcome.status == "rejected"
-    assert "BLOB value for details" in (outcome.reason or "")
+    assert "agent_actions.details holds a BLOB value (stored type blob)" in (outcome.reason or "")

@@ -45,19 +45,24 @@ class OpenFile:
         except OSError as exc:
             raise SourceError(str(self.path), f"cannot be read ({exc.strerror or exc})") from exc
 
-    def check_integrity(self) -> None:
-        """Run ``PRAGMA quick_check`` (a full read of the file's structure).
+    def check_integrity(self, *, full: bool = False) -> None:
+        """Run ``PRAGMA quick_check`` (a full read of the file's structure), or with ``full``
+        ``PRAGMA integrity_check``, which also finds rows that disagree with their indexes
+        (damage ``quick_check`` passes, and that would put one row twice into a primary key).
 
         Raises:
             SourceError: the check reports a problem or the file cannot be read.
         """
+        pragma = "integrity_check(3)" if full else "quick_check"
         try:
             with closing(self.connect()) as conn:
-                result = conn.execute("PRAGMA quick_check").fetchall()
+                result = conn.execute(f"PRAGMA {pragma}").fetchall()
+                if result != [("ok",)]:
+                    reason = _index_reason(conn, _first_problems(result))
         except sqlite3.DatabaseError as exc:
             raise SourceError(str(self.path), sqlite_reason(exc)) from exc
         if result != [("ok",)]:
-            raise SourceError(str(self.path), f"integrity check failed: {_first_problems(result)}")
+            raise SourceError(str(self.path), f"integrity check failed: {reason}")
 
     def connect(self) -> sqlite3.Connection:
         """A new read-only connection on the source (or its private copy)."""
@@ -128,6 +133,23 @@ def _first_problems(rows: list[tuple[str]], shown: int = 3) -> str:
     ]
     more = f" (and {len(lines) - shown} more)" if len(lines) > shown else ""
     return "; ".join(lines[:shown]) + more
+
+
+def _index_reason(conn: sqlite3.Connection, text: str) -> str:
+    """The check's findings (one line), naming the table and columns of an index they cite."""
+    words = text.replace(",", " ").replace(";", " ").split()
+    for before, name in zip(words, words[1:], strict=False):
+        if before != "index":
+            continue
+        row = conn.execute(
+            "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+        ).fetchone()
+        if row is not None:
+            info = conn.execute("SELECT name FROM pragma_index_info(?)", (name,))
+            columns = [str(c[0]) for c in info]
+            where = f"{row[0]}.{', '.join(c for c in columns if c) or '?'}"
+            return f"{where}: rows disagree with their index {name} ({text})"
+    return text
 
 
 def _nonempty(path: Path) -> bool:

@@ -1,0 +1,162 @@
+"""Values no target can be trusted with: the one rule both sinks follow, checked before a copy.
+
+SQLite keeps whatever is stored; PostgreSQL refuses a NUL in text, bytes in a text column, text
+that is not valid UTF-8, a fraction in a bigint column and words in a numeric one. A source that
+holds any of them is rejected on every target (SQLite too) with the same one-line reason naming
+the table, the column, the value's stored type and the central column's type, so a run never
+merges into one experiment database and not into another.
+
+The check looks at what the merge mapping's SELECT yields (the value as it would be written, after
+the documented conversions), by *stored* type (``typeof``), never by the declaration. It is one
+scan per table, all columns at once, in SQL; only text with a byte outside ASCII is looked at
+again, in Python, to test its UTF-8. Merge runs it in the thread that hashes the source beside the
+copy, so it costs no wall time there; ``inspect`` and ``merge --dry-run`` run it to predict.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from consolidate.layouts.mapping import (
+    SIMULATION_ROW,
+    TableMapping,
+    affinity,
+    central_affinity,
+    convert,
+    quote,
+)
+from consolidate.layouts.shapes import TableShape
+from consolidate.schema import metadata
+
+#: What the central column is called on PostgreSQL, per SQLite affinity of its type.
+_PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
+
+# Codes per value, worst first; max() over a column gives the worst value it holds.
+_BLOB, _NUL, _NOT_A_NUMBER, _FRACTION, _NON_ASCII = 5, 4, 3, 2, 1
+_WHAT = {
+    _BLOB: "a BLOB value (stored type blob)",
+    _NUL: "text with a NUL character (stored type text)",
+    _NOT_A_NUMBER: "text that is not a number (stored type text)",
+    _FRACTION: "a fractional number (stored type real)",
+}
+
+
+@dataclass(frozen=True)
+class _Column:
+    table: str  # legacy table, as stored
+    column: str  # legacy column
+    central: str  # 'central_table.column'
+    central_affinity: str  # TEXT, INTEGER or REAL
+    expression: str  # over alias s, as the mapping writes it
+
+
+def check_values(
+    conn: sqlite3.Connection,
+    tables: Iterable[TableMapping],
+    simulations: TableShape | None = None,
+) -> str | None:
+    """The first value no target can carry, as a one-line reason, or None when there is none.
+
+    Args:
+        conn: a read-only connection on the source.
+        tables: the source's table mappings (their SELECTs are what is checked).
+        simulations: the legacy ``simulations`` table shape, if any (its row is checked too).
+    """
+    for table, columns, where in _groups(tables, simulations):
+        if not columns:
+            continue
+        codes = ", ".join(f"max({_code(c)})" for c in columns)
+        source = f"{quote(table)} AS s" + (f" WHERE {where}" if where else "")
+        worst = conn.execute(f"SELECT {codes} FROM {source}").fetchone()
+        for column, code in zip(columns, worst, strict=True):
+            if code and code != _NON_ASCII:
+                return _reason(column, _WHAT[code])
+        for column, code in zip(columns, worst, strict=True):
+            if code == _NON_ASCII and not _valid_utf8(conn, column, source):
+                return _reason(column, "text that is not valid UTF-8 (stored type text)")
+    return None
+
+
+def _groups(
+    tables: Iterable[TableMapping], simulations: TableShape | None
+) -> Iterable[tuple[str, list[_Column], str | None]]:
+    for mapping in tables:
+        central = metadata.tables[mapping.central_table]
+        shape_columns = [
+            _Column(
+                mapping.legacy_table,
+                c.legacy,
+                f"{mapping.central_table}.{c.central}",
+                central_affinity(central, c.central),
+                c.expression,
+            )
+            for c in mapping.columns
+            if c.legacy is not None and "{schema}" not in c.expression
+        ]
+        # All of the table at once, even where a mapping selects one simulation of it.
+        yield mapping.legacy_table, shape_columns, None
+    if simulations is not None:
+        sims = metadata.tables["simulations"]
+        columns = []
+        for c in simulations.columns:
+            if c.name not in SIMULATION_ROW:
+                continue
+            target = central_affinity(sims, SIMULATION_ROW[c.name])
+            expr = convert(f"s.{quote(c.name)}", affinity(c.declared_type), target)
+            columns.append(
+                _Column(
+                    simulations.name, c.name, f"simulations.{SIMULATION_ROW[c.name]}", target, expr
+                )
+            )
+        yield simulations.name, columns, None
+
+
+def _code(column: _Column) -> str:
+    e = column.expression
+    kind = f"typeof({e})"
+    if column.central_affinity == "TEXT":
+        # GLOB classes compare characters: anything past U+007F, or bytes that decode to it.
+        return (
+            f"CASE {kind} WHEN 'blob' THEN {_BLOB} WHEN 'text' THEN "
+            f"CASE WHEN instr({e}, char(0)) > 0 THEN {_NUL} "
+            f"WHEN {e} GLOB '*[^' || char(1) || '-' || char(127) || ']*' THEN {_NON_ASCII} "
+            "ELSE 0 END ELSE 0 END"
+        )
+    if column.central_affinity == "INTEGER":
+        digits = f"(ltrim({e}, '-') <> '' AND NOT ltrim({e}, '-') GLOB '*[^0-9]*')"
+        return (
+            f"CASE {kind} WHEN 'blob' THEN {_BLOB} WHEN 'real' THEN {_FRACTION} "
+            f"WHEN 'text' THEN CASE WHEN {digits} THEN 0 ELSE {_NOT_A_NUMBER} END ELSE 0 END"
+        )
+    # A comparison gives numeric affinity to the text side, so it equals its own CAST only
+    # when SQLite (and PostgreSQL) read it as a number.
+    number = f"coalesce(CAST({e} AS REAL) = {e}, 0)"
+    return (
+        f"CASE {kind} WHEN 'blob' THEN {_BLOB} "
+        f"WHEN 'text' THEN CASE WHEN {number} THEN 0 ELSE {_NOT_A_NUMBER} END ELSE 0 END"
+    )
+
+
+def _valid_utf8(conn: sqlite3.Connection, column: _Column, source: str) -> bool:
+    e = column.expression
+    rows = conn.execute(
+        f"SELECT CAST({e} AS BLOB) FROM {source} "
+        f"{'AND' if ' WHERE ' in source else 'WHERE'} typeof({e}) = 'text' "
+        f"AND {e} GLOB '*[^' || char(1) || '-' || char(127) || ']*'"
+    )
+    try:
+        for (raw,) in rows:
+            bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _reason(column: _Column, what: str) -> str:
+    kind = _PG_TYPE.get(column.central_affinity, column.central_affinity.lower())
+    return (
+        f"{column.table}.{column.column} holds {what}, which the {kind} column "
+        f"{column.central} cannot store on PostgreSQL (rejected on every target)"
+    )

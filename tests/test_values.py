@@ -1,0 +1,105 @@
+"""One rule on every target: values PostgreSQL cannot store, and damaged files, are rejected
+everywhere, by inspect, by a dry run and by merge, with the same one-line reason."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import URL
+
+from consolidate import merge
+from consolidate.layouts.inspection import inspect
+from tests.helpers import fixture, table_rows
+from tests.test_writer_support import query
+
+TEMPLATE = fixture("f7-slim-actions__v33")
+
+#: name -> (SQL that damages a copy of the template, words the reason must hold)
+DAMAGE = {
+    "nul": (
+        "UPDATE agents SET genome_id = 'a' || char(0) || 'b' WHERE rowid = 2",
+        "agents.genome_id holds text with a NUL character (stored type text), "
+        "which the text column agents.genome_id",
+    ),
+    "blob-in-text": (
+        "UPDATE agent_actions SET action_type = X'00ff' WHERE rowid = 1",
+        "agent_actions.action_type holds a BLOB value (stored type blob), "
+        "which the text column agent_actions.action_type",
+    ),
+    "blob-in-number": (
+        "UPDATE agent_actions SET reward = X'0102' WHERE rowid = 1",
+        "agent_actions.reward holds a BLOB value (stored type blob), "
+        "which the double precision column agent_actions.reward",
+    ),
+    "invalid-utf8": (
+        "UPDATE agents SET agent_type = CAST(X'c328' AS TEXT) WHERE rowid = 1",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
+    "words-in-number": (
+        "UPDATE simulation_steps SET total_agents = 'many' WHERE rowid = 1",
+        "simulation_steps.total_agents holds text that is not a number (stored type text), "
+        "which the bigint column simulation_steps.total_agents",
+    ),
+    "fraction-in-integer": (
+        "UPDATE agents SET birth_time = 1.5 WHERE rowid = 1",
+        "agents.birth_time holds a fractional number (stored type real), "
+        "which the bigint column agents.birth_time",
+    ),
+    "index": (
+        "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = "
+        "replace(sql, '(agent_type)', '(genome_id)') WHERE name = 'idx_agents_agent_type'",
+        "integrity check failed: agents.genome_id: rows disagree with their index "
+        "idx_agents_agent_type",
+    ),
+}
+
+
+def damaged(folder: Path, name: str) -> Path:
+    path = folder / f"{name}.db"
+    shutil.copy(TEMPLATE, path)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(DAMAGE[name][0])
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+def test_damage_is_rejected_on_every_target_with_one_reason(
+    name: str, any_target: str, tmp_path: Path
+) -> None:
+    source = damaged(tmp_path, name)
+    words = DAMAGE[name][1]
+    (report,) = inspect([str(source)])
+    assert not report.mergeable
+    assert any(words in p for p in report.problems), report.problems
+    (planned,) = merge([str(source)], any_target, dry_run=True).sources
+    assert planned.status == "rejected" and words in (planned.reason or ""), planned.reason
+    good = fixture("f8-consolidated__v40")
+    merged = merge([str(source), str(good)], any_target)
+    outcome = next(s for s in merged.sources if Path(s.path).name == source.name)
+    assert outcome.status == "rejected"
+    assert words in (outcome.reason or "") and "\n" not in (outcome.reason or "")
+    assert [s for s in merged.sources if s.status == "merged"]
+    sims = query(any_target, "SELECT source_path FROM simulations")
+    assert sims == [(str(good),)]  # nothing of the damaged source was written
+
+
+def test_a_clean_copy_of_the_template_merges(tmp_path: Path) -> None:
+    """The damage above is what rejects: the template itself goes in."""
+    source = tmp_path / "clean.db"
+    shutil.copy(TEMPLATE, source)
+    assert merge([str(source)], str(tmp_path / "t.db")).ok
+    assert table_rows(source)["agents"] > 1
+
+
+def test_fractional_average_ages_merge_into_postgresql(postgres_url: URL) -> None:
+    """v33 runs store fractions in a column AgentFarm declared INTEGER (issue 13)."""
+    target = postgres_url.render_as_string(hide_password=False)
+    assert merge([str(TEMPLATE)], target).ok
+    with sqlite3.connect(TEMPLATE.as_uri() + "?immutable=1", uri=True) as conn:
+        ages = conn.execute("SELECT average_agent_age FROM simulation_steps ORDER BY 1").fetchall()
+    assert any(isinstance(a, float) and a % 1 for (a,) in ages)
+    central = query(target, "SELECT average_agent_age FROM simulation_steps ORDER BY 1")
+    assert [a for (a,) in central] == [float(a) for (a,) in ages]
