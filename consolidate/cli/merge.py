@@ -158,6 +158,7 @@ def _advance(bar: tqdm[Any], n: int) -> None:
 
 def render(report: MergeReport) -> str:
     """The human report: the plan per source for a dry run, else pgloader's per-table summary."""
+    from consolidate.merging.experiments import ALREADY_THERE
     from consolidate.merging.ledger import ALREADY_MERGED
 
     lines = []
@@ -191,7 +192,7 @@ def render(report: MergeReport) -> str:
         lines.append(table(["table", "read", "written", "rejected", "seconds"], rows))
     if not report.dry_run:
         for s in report.sources:  # re-runs skip everything: name only the surprising skips
-            if s.status == "skipped" and s.reason != ALREADY_MERGED:
+            if s.status == "skipped" and s.reason not in (ALREADY_MERGED, ALREADY_THERE):
                 lines.append(f"skipped: {shown(s.path)}: {s.reason}")
     lines.append(
         f"{len(report.sources) + report.not_started} sources into {shown(report.target)} "

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from consolidate.errors import SourceError
 from consolidate.layouts.mapping import quote
@@ -77,10 +77,39 @@ def inspect_one(source: SourceFile) -> SourceReport:
         problems = (source.problem,)
         return SourceReport(str(source.path), "unknown", "unknown", None, problems=problems)
     try:
-        with open_source(source.path) as opened:
-            return _report(source, opened)
+        with open_source(source.path, check=False) as opened:
+            try:
+                opened.check_integrity()
+            except SourceError as exc:  # damage, or a value no target can carry
+                damage: str | None = exc.reason
+            else:
+                damage = None
+            if opened.is_experiment:
+                return _experiment_report(source, opened, damage)
+            report = _report(source, opened)
+            if damage is None:
+                return report
+            return replace(report, problems=(damage, *report.problems), mergeable=False)
     except SourceError as exc:
         return SourceReport(str(source.path), "unknown", "unknown", None, problems=(exc.reason,))
+
+
+def _experiment_report(source: SourceFile, opened: OpenSource, damage: str | None) -> SourceReport:
+    """An experiment database: merge copies each of its simulations (one line says how many)."""
+    with closing(opened.connect()) as conn:
+        counts = table_counts(opened, conn)
+    problems = [damage] if damage else []
+    problems += blocking_problems(opened, counts, runs=False)
+    n = counts.get("simulations", 0)
+    return SourceReport(
+        path=str(source.path),
+        family=opened.layout.family,
+        schema_version=opened.layout.schema_version,
+        simulation_id=f"({n} simulations)",
+        tables=counts,
+        problems=tuple(problems),
+        mergeable=not problems,
+    )
 
 
 def simulation_id_for(source: SourceFile, opened: OpenSource) -> str:
@@ -97,15 +126,21 @@ def table_counts(opened: OpenSource, conn: sqlite3.Connection) -> dict[str, int]
     }
 
 
-def blocking_problems(opened: OpenSource, counts: dict[str, int]) -> list[str]:
-    """Problems that make merge reject the source: data it could not carry losslessly."""
+def blocking_problems(
+    opened: OpenSource, counts: dict[str, int], *, runs: bool = True
+) -> list[str]:
+    """Problems that make merge reject the source: data it could not carry losslessly.
+
+    ``runs=False`` (an experiment database) leaves out the checks of a single run's steps.
+    """
     problems = []
     if opened.mapping.homeless_columns:
         problems.append("columns without a home: " + ", ".join(opened.mapping.homeless_columns))
     for name in opened.mapping.unknown_tables:
         if counts.get(name):
             problems.append(f"unknown table {name} holds {counts[name]} rows with no home")
-    problems += _repeated_steps(opened)
+    if runs:
+        problems += _repeated_steps(opened)
     return problems
 
 

@@ -116,6 +116,7 @@ class TableMapping:
     legacy_table: str
     central_table: str
     columns: tuple[ColumnMapping, ...]
+    where: str | None = None  # a condition over alias s (an experiment database: one simulation)
 
     @property
     def central_columns(self) -> tuple[str, ...]:
@@ -129,11 +130,16 @@ class TableMapping:
         """
         prefix = f"{quote(schema)}." if schema else ""
         exprs = ", ".join(c.expression for c in self.columns).replace(SCHEMA, prefix)
-        return f"SELECT {exprs} FROM {prefix}{quote(self.legacy_table)} AS s"
+        return f"SELECT {exprs} FROM {prefix}{quote(self.legacy_table)} AS s{self._where}"
 
     def count_sql(self, schema: str | None = None) -> str:
+        """Rows the SELECT yields; binds ``:own`` when the mapping has a ``where``."""
         prefix = f"{quote(schema)}." if schema else ""
-        return f"SELECT count(*) FROM {prefix}{quote(self.legacy_table)}"
+        return f"SELECT count(*) FROM {prefix}{quote(self.legacy_table)} AS s{self._where}"
+
+    @property
+    def _where(self) -> str:
+        return f" WHERE {self.where}" if self.where else ""
 
 
 @dataclass(frozen=True)

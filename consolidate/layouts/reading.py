@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from consolidate.errors import SourceError
+from consolidate.layouts import central
 from consolidate.layouts.mapping import (
     SIMULATION_ROW,
     SourceMapping,
@@ -24,6 +25,7 @@ from consolidate.layouts.mapping import (
 )
 from consolidate.layouts.recognition import Layout, recognise
 from consolidate.layouts.shapes import SourceShape, read_shape
+from consolidate.layouts.values import check_values
 from consolidate.sources.opening import OpenFile, open_file, sqlite_reason
 
 
@@ -64,9 +66,23 @@ class OpenSource:
         """A new read-only connection on the source (or its private copy)."""
         return self.file.connect()
 
+    @property
+    def is_experiment(self) -> bool:
+        """An experiment database (our own layout) rather than a legacy run."""
+        return self.layout.family == central.FAMILY
+
     def check_integrity(self) -> None:
-        """See :meth:`OpenFile.check_integrity`."""
-        self.file.check_integrity()
+        """The file's structure and its indexes (:meth:`OpenFile.check_integrity`), then every
+        value the merge would write (:func:`check_values`): one rule for every target.
+
+        Raises:
+            SourceError: the first problem, in one line naming table and column.
+        """
+        self.file.check_integrity(full=True)
+        with closing(self.connect()) as conn:
+            reason = check_values(conn, self.mapping.tables, self.mapping.simulation_table)
+        if reason is not None:
+            raise SourceError(str(self.path), reason)
 
     def row_counts(self) -> dict[str, int]:
         """Rows per central table, counted in the source (what verify holds the target to)."""
@@ -167,6 +183,8 @@ def _analysed(conn: sqlite3.Connection) -> tuple[SourceShape, Layout, SourceMapp
     known = _ANALYSED.get(key)
     if known is None:
         shape = read_shape(conn)
+        if central.is_central(shape):  # its layout is its revision, a row: never cached
+            return shape, Layout(central.FAMILY, central.revision(conn)), central.map_central(shape)
         known = (shape, recognise(shape), map_source(shape))
         if len(_ANALYSED) >= _ANALYSED_MAX:
             _ANALYSED.clear()

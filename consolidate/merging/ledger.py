@@ -83,7 +83,13 @@ def decide(
             simulation_id,
             "content changed since it was merged; pass --replace to merge it again",
         )
-    holder = row.source_path or "the writer"
+    return conflict(conn, simulation_id, row.source_path or "the writer", on_conflict)
+
+
+def conflict(
+    conn: Connection, simulation_id: str, holder: str, on_conflict: OnConflict
+) -> Decision:
+    """The decision when ``holder`` (a path, or the writer) holds ``simulation_id`` already."""
     if on_conflict is OnConflict.SKIP:
         return Decision("skip", simulation_id, f"simulation_id {simulation_id} is held by {holder}")
     if on_conflict is OnConflict.RENAME:

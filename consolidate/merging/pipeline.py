@@ -19,15 +19,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import URL, Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
 from consolidate.layouts.inspection import blocking_problems, simulation_id_for
 from consolidate.layouts.reading import OpenSource, open_source
-from consolidate.merging import ledger
+from consolidate.merging import experiments, ledger
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
-from consolidate.merging.report import MergeReport, SourceOutcome, summarise
+from consolidate.merging.report import MergeReport, SourceOutcome, database_reason, summarise
 from consolidate.merging.rerun import already_merged
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
@@ -169,38 +169,43 @@ def _run_all(
     on_source: Callable[[SourceOutcome], None] | None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[SourceOutcome]:
-    def run(source: SourceFile) -> SourceOutcome | None:
+    def run(source: SourceFile) -> list[SourceOutcome] | None:
         if should_stop is not None and should_stop():
             return None  # stopped before this source began: nothing of it was written
-        outcome = merge_one(source, job)
-        if on_source is not None:
-            on_source(outcome)
-        return outcome
+        return merge_one(source, job, on_source)
 
     if jobs <= 1:
-        outcomes = []
+        outcomes: list[SourceOutcome] = []
         for file in files:
-            outcome = run(file)
-            if outcome is None:
+            batch = run(file)
+            if batch is None:
                 break
-            outcomes.append(outcome)
+            outcomes += batch
         return outcomes
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return [outcome for outcome in pool.map(run, files) if outcome is not None]
+        return [o for batch in pool.map(run, files) if batch is not None for o in batch]
 
 
-def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
-    """Merge one source; every failure becomes a rejected outcome naming the reason."""
+def merge_one(
+    source: SourceFile,
+    job: _Job,
+    on_source: Callable[[SourceOutcome], None] | None = None,
+) -> list[SourceOutcome]:
+    """Merge one source (an experiment database: each of its simulations); every failure
+    becomes a rejected outcome naming the reason."""
     started = time.perf_counter()
     base = SourceOutcome(path=str(source.path), status="rejected")
-    if source.problem is not None:  # found but unusable (a FIFO, an unreadable folder, ...)
-        return replace(base, simulation_id=source.path_id, reason=source.problem)
-    if job.known is not None and job.known.holds(str(source.path)):
+    if source.problem is None and job.known is not None and job.known.holds(str(source.path)):
         skipped = already_merged(source, job.known)
-        if skipped is not None:
-            return replace(skipped, seconds=time.perf_counter() - started)
+        if skipped is not None:  # held byte for byte: nothing to open
+            return _done(replace(skipped, seconds=time.perf_counter() - started), on_source)
     try:
+        if source.problem is not None:  # found but unusable (a FIFO, an unreadable folder, ...)
+            base = replace(base, simulation_id=source.path_id)
+            raise SourceError(str(source.path), source.problem)
         with open_source(source.path, check=False) as opened:
+            if opened.is_experiment:
+                return experiments.merge_experiment(opened, job, on_source=on_source)
             base = replace(
                 base,
                 family=opened.layout.family,
@@ -211,8 +216,16 @@ def merge_one(source: SourceFile, job: _Job) -> SourceOutcome:
     except SourceError as exc:
         outcome = replace(base, status="rejected", reason=exc.reason)
     except (SQLAlchemyError, sqlite3.Error) as exc:
-        outcome = replace(base, status="rejected", reason=_database_reason(exc, base))
-    return replace(outcome, seconds=time.perf_counter() - started)
+        outcome = replace(base, status="rejected", reason=database_reason(exc, base.simulation_id))
+    return _done(replace(outcome, seconds=time.perf_counter() - started), on_source)
+
+
+def _done(
+    outcome: SourceOutcome, on_source: Callable[[SourceOutcome], None] | None
+) -> list[SourceOutcome]:
+    if on_source is not None:
+        on_source(outcome)
+    return [outcome]
 
 
 def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
@@ -282,9 +295,12 @@ def _write(
     # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
     with ThreadPoolExecutor(max_workers=1) as pool:
         checked = pool.submit(_hash_and_check, opened)
-        written = sink.copy_tables(
-            conn, opened, decision.simulation_id, base.simulation_id or "", on_table=job.on_table
-        )
+        own, sim = base.simulation_id or "", decision.simulation_id
+        try:
+            written = sink.copy_tables(conn, opened, sim, own, on_table=job.on_table)
+        except (SourceError, SQLAlchemyError, sqlite3.Error):
+            checked.result()  # a value no target can carry is the reason, on every sink
+            raise
         sha256 = checked.result()
     sink.lock(conn, f"content:{sha256}")
     twin = ledger.twin(conn, sha256, besides=decision.simulation_id)
@@ -318,12 +334,3 @@ def _decide(
         replace=job.replace,
         on_conflict=job.on_conflict,
     )
-
-
-def _database_reason(exc: SQLAlchemyError | sqlite3.Error, base: SourceOutcome) -> str:
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    text = (str(original).splitlines() or [type(original).__name__])[0]
-    if "NOT NULL constraint failed" in text and text.endswith(".simulation_id"):
-        table = text.rsplit(": ", 1)[-1].split(".")[0]
-        return f"rows of {table} carry a simulation_id other than the file's {base.simulation_id!r}"
-    return f"database error while merging: {text}"

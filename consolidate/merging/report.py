@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,13 @@ def summarise(outcomes: list[SourceOutcome], seconds: dict[str, float]) -> tuple
     return tuple(
         TableSummary(t, read[t], written[t], rejected[t], seconds[t]) for t in sorted(read)
     )
+
+
+def database_reason(exc: SQLAlchemyError | sqlite3.Error, simulation_id: str | None) -> str:
+    """A database error while merging, as one line; a foreign simulation_id said plainly."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = (str(original).splitlines() or [type(original).__name__])[0]
+    if "NOT NULL constraint failed" in text and text.endswith(".simulation_id"):
+        table = text.rsplit(": ", 1)[-1].split(".")[0]
+        return f"rows of {table} carry a simulation_id other than the file's {simulation_id!r}"
+    return f"database error while merging: {text}"

@@ -17,20 +17,16 @@ one is not, so a value that appeared in such a column is caught too.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, text
 
+from consolidate.layouts.central import checksum
 from consolidate.layouts.mapping import TableMapping, quote
 from consolidate.layouts.reading import OpenSource
 from consolidate.schema import metadata
 from consolidate.sinks import sqlite as sqlite_sink
-
-_MASK = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +74,7 @@ def _by_except(conn: Connection, mapping: TableMapping, sim: str, own: str) -> T
     params = {"sim": sim, "own": own}
     legacy = mapping.select_sql(sqlite_sink.ALIAS)
     central = _central_select(mapping, "main.")
-    (source_rows,) = raw.execute(mapping.count_sql(sqlite_sink.ALIAS)).fetchone()
+    (source_rows,) = raw.execute(mapping.count_sql(sqlite_sink.ALIAS), params).fetchone()
     target_rows, unfed = raw.execute(_target_counts_sql(mapping, "main."), params).fetchone()
     (lost,) = raw.execute(f"SELECT count(*) FROM ({legacy} EXCEPT {central})", params).fetchone()
     extra = 0
@@ -134,13 +130,3 @@ def _unfed_columns(mapping: TableMapping) -> tuple[str, ...]:
     return tuple(
         c.name for c in metadata.tables[mapping.central_table].columns if c.name not in fed
     )
-
-
-def checksum(rows: Iterable[Any]) -> tuple[int, int]:
-    """Row count and an order-independent sum of row hashes (values and their Python types)."""
-    count = total = 0
-    for row in rows:
-        encoded = "\x1f".join(f"{type(v).__name__}:{v!r}" for v in row).encode()
-        total = (total + int.from_bytes(hashlib.blake2b(encoded, digest_size=8).digest())) & _MASK
-        count += 1
-    return count, total

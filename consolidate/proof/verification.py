@@ -27,6 +27,7 @@ from consolidate.errors import NotATarget, SourceError
 from consolidate.layouts.inspection import blocking_problems, simulation_id_for
 from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.proof.comparison import TableComparison, compare_tables
+from consolidate.proof.experiments import compare_experiment
 from consolidate.proof.findings import Findings, Mismatch, VerifyReport
 from consolidate.schema import DATA_TABLES, metadata, migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
@@ -199,6 +200,13 @@ def _source_checks(
             # Opened once: its hash finds its simulation (for named sources) and is then
             # checked against the recorded one, and its rows are compared.
             with open_source(path) as opened:
+                if opened.is_experiment:
+
+                    def record(result: TableComparison, sim: str, name: str = str(path)) -> None:
+                        _record_comparison(result, sim, name, counts.get(sim, {}), found)
+
+                    compare_experiment(engine, opened, found, record, on_simulation)
+                    continue
                 if sim is None:
                     sim = by_sha.get(opened.sha256)
                     if sim is None:
