@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,15 +13,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import URL, text
 
 from consolidate import merge, verify
 from consolidate.cli import cli
 from consolidate.schema import DATA_TABLES, migrations
-from consolidate.schema.targets import central_engine
+from consolidate.schema.targets import central_engine, describe
 from consolidate.writer import ExperimentDatabase
 from fixtures.make_fixtures import generate
 from tests.helpers import LEGACY_FIXTURES, ddl_of, fixture
+from tests.test_merge_crash import merged_count
 from tests.test_writer_support import query, state
 
 
@@ -188,7 +188,7 @@ def test_sigkill_while_moving_then_rerun_finishes(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "consolidate", "merge", str(old), "-o", str(target), "-q"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while process.poll() is None and _simulations(target) < 3:
+    while process.poll() is None and merged_count(target) < 3:
         assert time.monotonic() < deadline
         time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
@@ -202,14 +202,6 @@ def test_sigkill_while_moving_then_rerun_finishes(tmp_path: Path) -> None:
     assert verify(str(target), [str(old)]).ok
 
 
-def _simulations(target: Path) -> int:
-    try:
-        with sqlite3.connect(target, timeout=0.1) as conn:
-            return int(conn.execute("SELECT count(*) FROM simulations").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def test_a_copied_experiment_file_is_not_a_second_experiment(tmp_path: Path) -> None:
     old = laptop(tmp_path, "old", [fixture("f2-raw-pascal__v11")], ("w",))
     copy = tmp_path / "copy" / "old.db"
@@ -218,3 +210,17 @@ def test_a_copied_experiment_file_is_not_a_second_experiment(tmp_path: Path) -> 
     target = tmp_path / "new.db"
     report = merge([str(old), str(copy)], str(target))
     assert report.ok and report.count("merged") == 2 and report.count("skipped") == 2
+
+
+def test_an_experiment_database_named_by_url_is_a_source(tmp_path: Path, postgres_url: URL) -> None:
+    old = laptop(tmp_path, "old", LEGACY_FIXTURES[:4], ("writer_a",))
+    url = postgres_url.render_as_string(hide_password=False)
+    assert merge([str(old)], url).ok
+    back = tmp_path / "back.db"
+    report = merge([url], str(back))
+    assert report.ok and report.count("merged") == 5
+    assert {s.path for s in report.sources} == {describe(postgres_url)}
+    assert snapshot(str(back)) == snapshot(str(old))
+    assert verify(str(back), [url]).ok
+    assert verify(str(back), [str(old)]).ok
+    assert merge([url], str(back)).count("skipped") == 5

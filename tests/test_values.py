@@ -103,3 +103,11 @@ def test_fractional_average_ages_merge_into_postgresql(postgres_url: URL) -> Non
     assert any(isinstance(a, float) and a % 1 for (a,) in ages)
     central = query(target, "SELECT average_agent_age FROM simulation_steps ORDER BY 1")
     assert [a for (a,) in central] == [float(a) for (a,) in ages]
+
+
+def test_the_writer_stores_fractional_average_ages(any_target: str) -> None:
+    from tests.test_experiment_source import write_run
+
+    write_run(any_target, "w", age=7.741935483870968)
+    ages = query(any_target, "SELECT average_agent_age FROM simulation_steps ORDER BY 1")
+    assert [a for (a,) in ages] == [7.741935483870968 + n / 3 for n in range(3)]

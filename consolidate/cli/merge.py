@@ -194,8 +194,16 @@ def render(report: MergeReport) -> str:
         for s in report.sources:  # re-runs skip everything: name only the surprising skips
             if s.status == "skipped" and s.reason not in (ALREADY_MERGED, ALREADY_THERE):
                 lines.append(f"skipped: {shown(s.path)}: {s.reason}")
+    files = len({s.path for s in report.sources})
+    # An experiment database brings several simulations, each with its own outcome.
+    sources = files + report.not_started
+    counted = (
+        f"{sources} sources"
+        if files == len(report.sources)
+        else f"{len(report.sources)} simulations from {sources} source{'s' * (sources != 1)}"
+    )
     lines.append(
-        f"{len(report.sources) + report.not_started} sources into {shown(report.target)} "
+        f"{counted} into {shown(report.target)} "
         f"(experiment {report.experiment_id}): "
         f"{report.count('merged')} merged, {report.count('skipped')} skipped, "
         f"{report.count('rejected')} rejected"

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from consolidate.layouts.mapping import (
     SIMULATION_ROW,
     TableMapping,
-    affinity,
     central_affinity,
-    convert,
     quote,
 )
 from consolidate.layouts.shapes import TableShape
@@ -32,6 +30,11 @@ from consolidate.schema import metadata
 
 #: What the central column is called on PostgreSQL, per SQLite affinity of its type.
 _PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
+
+# A character past U+007F: GLOB decodes UTF-8 (an invalid sequence becomes U+FFFD, which
+# matches too, where counting characters against bytes misses a lone lead byte). GLOB stops at
+# a NUL, so that is looked for with instr().
+_OUTSIDE_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"
 
 # Codes per value, worst first; max() over a column gives the worst value it holds.
 _BLOB, _NUL, _NOT_A_NUMBER, _FRACTION, _NON_ASCII = 5, 4, 3, 2, 1
@@ -49,7 +52,10 @@ class _Column:
     column: str  # legacy column
     central: str  # 'central_table.column'
     central_affinity: str  # TEXT, INTEGER or REAL
-    expression: str  # over alias s, as the mapping writes it
+
+    @property
+    def raw(self) -> str:
+        return f"s.{quote(self.column)}"
 
 
 def check_values(
@@ -59,16 +65,24 @@ def check_values(
 ) -> str | None:
     """The first value no target can carry, as a one-line reason, or None when there is none.
 
+    Each table is scanned once with cheap tests (the stored type; text holding a NUL or a
+    character outside ASCII); only a table where one of them fires is looked at column by
+    column.
+
     Args:
         conn: a read-only connection on the source.
-        tables: the source's table mappings (their SELECTs are what is checked).
+        tables: the source's table mappings (the columns they write are what is checked).
         simulations: the legacy ``simulations`` table shape, if any (its row is checked too).
     """
-    for table, columns, where in _groups(tables, simulations):
-        if not columns:
+    for table, columns in _groups(tables, simulations):
+        source = f"{quote(table)} AS s"
+        suspect = " OR ".join(f"({_suspect(c)})" for c in columns)
+        if (
+            not columns
+            or conn.execute(f"SELECT 1 FROM {source} WHERE {suspect} LIMIT 1").fetchone() is None
+        ):
             continue
         codes = ", ".join(f"max({_code(c)})" for c in columns)
-        source = f"{quote(table)} AS s" + (f" WHERE {where}" if where else "")
         worst = conn.execute(f"SELECT {codes} FROM {source}").fetchone()
         for column, code in zip(columns, worst, strict=True):
             if code and code != _NON_ASCII:
@@ -81,58 +95,79 @@ def check_values(
 
 def _groups(
     tables: Iterable[TableMapping], simulations: TableShape | None
-) -> Iterable[tuple[str, list[_Column], str | None]]:
+) -> Iterable[tuple[str, list[_Column]]]:
+    """Per legacy table, the columns merge writes; all rows, even where a mapping selects one
+    simulation of the table (an experiment database is checked once, whole)."""
     for mapping in tables:
         central = metadata.tables[mapping.central_table]
-        shape_columns = [
-            _Column(
-                mapping.legacy_table,
-                c.legacy,
-                f"{mapping.central_table}.{c.central}",
-                central_affinity(central, c.central),
-                c.expression,
-            )
-            for c in mapping.columns
-            if c.legacy is not None and "{schema}" not in c.expression
-        ]
-        # All of the table at once, even where a mapping selects one simulation of it.
-        yield mapping.legacy_table, shape_columns, None
+        yield (
+            mapping.legacy_table,
+            [
+                _Column(
+                    mapping.legacy_table,
+                    c.legacy,
+                    f"{mapping.central_table}.{c.central}",
+                    central_affinity(central, c.central),
+                )
+                for c in mapping.columns
+                if c.legacy is not None and "{schema}" not in c.expression
+            ],
+        )
     if simulations is not None:
         sims = metadata.tables["simulations"]
-        columns = []
-        for c in simulations.columns:
-            if c.name not in SIMULATION_ROW:
-                continue
-            target = central_affinity(sims, SIMULATION_ROW[c.name])
-            expr = convert(f"s.{quote(c.name)}", affinity(c.declared_type), target)
-            columns.append(
+        yield (
+            simulations.name,
+            [
                 _Column(
-                    simulations.name, c.name, f"simulations.{SIMULATION_ROW[c.name]}", target, expr
+                    simulations.name,
+                    c.name,
+                    f"simulations.{SIMULATION_ROW[c.name]}",
+                    central_affinity(sims, SIMULATION_ROW[c.name]),
                 )
-            )
-        yield simulations.name, columns, None
+                for c in simulations.columns
+                if c.name in SIMULATION_ROW
+            ],
+        )
+
+
+# The mapping's conversions change only integers and reals (into text, or between the two), so
+# a blob or a text value reaches the target as stored, and a real reaches a bigint column as an
+# integer exactly when it is integral: testing the stored value is testing what is written.
+def _suspect(column: _Column) -> str:
+    v = column.raw
+    if column.central_affinity == "TEXT":
+        return (
+            f"typeof({v}) = 'blob' OR "
+            f"(typeof({v}) = 'text' AND (instr({v}, char(0)) OR {v} GLOB {_OUTSIDE_ASCII}))"
+        )
+    if column.central_affinity == "INTEGER":
+        return (
+            f"typeof({v}) IN ('blob', 'text') OR "
+            f"(typeof({v}) = 'real' AND {v} <> CAST({v} AS INTEGER))"
+        )
+    return f"typeof({v}) IN ('blob', 'text')"
 
 
 def _code(column: _Column) -> str:
-    e = column.expression
-    kind = f"typeof({e})"
+    v = column.raw
+    kind = f"typeof({v})"
     if column.central_affinity == "TEXT":
-        # GLOB classes compare characters: anything past U+007F, or bytes that decode to it.
         return (
             f"CASE {kind} WHEN 'blob' THEN {_BLOB} WHEN 'text' THEN "
-            f"CASE WHEN instr({e}, char(0)) > 0 THEN {_NUL} "
-            f"WHEN {e} GLOB '*[^' || char(1) || '-' || char(127) || ']*' THEN {_NON_ASCII} "
+            f"CASE WHEN instr({v}, char(0)) > 0 THEN {_NUL} "
+            f"WHEN {v} GLOB {_OUTSIDE_ASCII} THEN {_NON_ASCII} "
             "ELSE 0 END ELSE 0 END"
         )
     if column.central_affinity == "INTEGER":
-        digits = f"(ltrim({e}, '-') <> '' AND NOT ltrim({e}, '-') GLOB '*[^0-9]*')"
+        digits = f"(ltrim({v}, '-') <> '' AND NOT ltrim({v}, '-') GLOB '*[^0-9]*')"
         return (
-            f"CASE {kind} WHEN 'blob' THEN {_BLOB} WHEN 'real' THEN {_FRACTION} "
+            f"CASE {kind} WHEN 'blob' THEN {_BLOB} "
+            f"WHEN 'real' THEN CASE WHEN {v} <> CAST({v} AS INTEGER) THEN {_FRACTION} ELSE 0 END "
             f"WHEN 'text' THEN CASE WHEN {digits} THEN 0 ELSE {_NOT_A_NUMBER} END ELSE 0 END"
         )
     # A comparison gives numeric affinity to the text side, so it equals its own CAST only
     # when SQLite (and PostgreSQL) read it as a number.
-    number = f"coalesce(CAST({e} AS REAL) = {e}, 0)"
+    number = f"coalesce(CAST({v} AS REAL) = {v}, 0)"
     return (
         f"CASE {kind} WHEN 'blob' THEN {_BLOB} "
         f"WHEN 'text' THEN CASE WHEN {number} THEN 0 ELSE {_NOT_A_NUMBER} END ELSE 0 END"
@@ -140,11 +175,10 @@ def _code(column: _Column) -> str:
 
 
 def _valid_utf8(conn: sqlite3.Connection, column: _Column, source: str) -> bool:
-    e = column.expression
+    v = column.raw
     rows = conn.execute(
-        f"SELECT CAST({e} AS BLOB) FROM {source} "
-        f"{'AND' if ' WHERE ' in source else 'WHERE'} typeof({e}) = 'text' "
-        f"AND {e} GLOB '*[^' || char(1) || '-' || char(127) || ']*'"
+        f"SELECT CAST({v} AS BLOB) FROM {source} "
+        f"WHERE typeof({v}) = 'text' AND {v} GLOB {_OUTSIDE_ASCII}"
     )
     try:
         for (raw,) in rows:
@@ -152,6 +186,11 @@ def _valid_utf8(conn: sqlite3.Connection, column: _Column, source: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def postgres_type(central_table: str, column: str) -> str:
+    """The PostgreSQL type of a central column, as the reasons name it."""
+    return _PG_TYPE[central_affinity(metadata.tables[central_table], column)]
 
 
 def _reason(column: _Column, what: str) -> str:

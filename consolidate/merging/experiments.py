@@ -60,23 +60,21 @@ class Copy(Protocol):
     def write_lock(self) -> threading.Lock | None: ...
 
 
-class _Skipped(Exception):
-    """Raised inside a simulation's transaction to roll it back and report it skipped."""
-
-
 def merge_experiment(
     opened: OpenSource,
     copy: Copy,
+    name: str,
     *,
     on_source: Callable[[SourceOutcome], None] | None = None,
 ) -> list[SourceOutcome]:
     """Copy every simulation of the experiment database ``opened`` into the target.
 
-    A problem with the whole file (damage, a value no target can carry, a column without a home)
+    ``name`` is what outcomes call the source (its path, or the URL it was copied from). A
+    problem with the whole file (damage, a value no target can carry, a column without a home)
     rejects every simulation in it, before anything is written.
     """
     base = SourceOutcome(
-        path=str(opened.path),
+        path=name,
         status="rejected",
         family=opened.layout.family,
         schema_version=opened.layout.schema_version,
@@ -154,7 +152,7 @@ def _one(
         try:
             with sink.session(conn, opened), conn.begin():
                 return _write(conn, opened, sim, experiment, base, copy)
-        except _Skipped as skipped:  # rolled back
+        except ledger.Skipped as skipped:  # rolled back
             return replace(base, status="skipped", reason=str(skipped))
 
 
@@ -185,9 +183,7 @@ def _write(
     sha256 = sim.get("source_sha256")
     if sha256:
         sink.lock(conn, f"content:{sha256}")
-        twin = ledger.twin(conn, sha256, besides=decision.simulation_id)
-        if twin is not None:
-            raise _Skipped(ledger.twin_reason(twin))
+        ledger.refuse_twin(conn, sha256, besides=decision.simulation_id)
     if written != base.rows:
         raise SourceError(str(opened.path), f"{own}: rows read {base.rows} but written {written}")
     return replace(

@@ -184,6 +184,17 @@ def twin_reason(simulation_id: str) -> str:
     return f"identical content already merged as {simulation_id}"
 
 
+class Skipped(Exception):
+    """Raised inside a source's transaction to roll it back and report the source skipped."""
+
+
+def refuse_twin(conn: Connection, sha256: str, *, besides: str) -> None:
+    """Raise :class:`Skipped` when identical content is merged already under another id."""
+    held = twin(conn, sha256, besides=besides)
+    if held is not None:
+        raise Skipped(twin_reason(held))
+
+
 def seal(conn: Connection, simulation_id: str, sha256: str) -> None:
     """Set the hash of a simulation recorded before its source was hashed."""
     conn.execute(

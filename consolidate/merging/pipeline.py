@@ -22,6 +22,7 @@ from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
+from consolidate.layouts import remote
 from consolidate.layouts.inspection import blocking_problems, simulation_id_for
 from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.merging import experiments, ledger
@@ -32,7 +33,7 @@ from consolidate.merging.rerun import already_merged
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
 from consolidate.sinks import Sink, for_target
-from consolidate.sources.discover import SourceFile, discover
+from consolidate.sources.discover import SourceFile
 
 TableCallback = Callable[[str, int, float], None]
 
@@ -66,7 +67,7 @@ def merge(
     """Merge every source named by files, directories or glob patterns into ``target``.
 
     Args:
-        sources: files, directories (scanned recursively) and glob patterns.
+        sources: files, directories (scanned recursively), glob patterns, database URLs.
         target: a SQLite file path or a SQLAlchemy URL.
         experiment_id: the experiment the simulations join; default: the target file's stem
             (or the database name of a URL).
@@ -90,7 +91,9 @@ def merge(
     started = time.perf_counter()
     url = target if isinstance(target, URL) else target_url(target)
     target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
-    files = discover(sources, exclude=Path(target_path) if target_path else None)
+    exclude = Path(target_path) if target_path else None
+    found = contextlib.ExitStack()  # private copies of sources named by URL live until the end
+    files = found.enter_context(remote.sources(sources, exclude=exclude))
     if on_plan is not None:
         on_plan(len(files))
     experiment = experiment_id or _default_experiment_id(url)
@@ -121,6 +124,7 @@ def merge(
                 job = _with_snapshot(job, conn)
             outcomes = _run_all(files, job, jobs, on_source, should_stop)
     finally:
+        found.close()
         if engine is not None:
             engine.dispose()
     return MergeReport(
@@ -194,7 +198,7 @@ def merge_one(
     """Merge one source (an experiment database: each of its simulations); every failure
     becomes a rejected outcome naming the reason."""
     started = time.perf_counter()
-    base = SourceOutcome(path=str(source.path), status="rejected")
+    base = SourceOutcome(path=source.label or str(source.path), status="rejected")
     if source.problem is None and job.known is not None and job.known.holds(str(source.path)):
         skipped = already_merged(source, job.known)
         if skipped is not None:  # held byte for byte: nothing to open
@@ -205,7 +209,7 @@ def merge_one(
             raise SourceError(str(source.path), source.problem)
         with open_source(source.path, check=False) as opened:
             if opened.is_experiment:
-                return experiments.merge_experiment(opened, job, on_source=on_source)
+                return experiments.merge_experiment(opened, job, base.path, on_source=on_source)
             base = replace(
                 base,
                 family=opened.layout.family,
@@ -249,12 +253,8 @@ def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceO
             sink = for_target(conn)
             with sink.session(conn, opened), conn.begin():
                 return _write(conn, sink, opened, replace(base, rows=counts), legacy_row, job)
-        except _Skipped as skipped:  # the transaction was rolled back
+        except ledger.Skipped as skipped:  # the transaction was rolled back
             return replace(base, status="skipped", reason=str(skipped), rows=counts)
-
-
-class _Skipped(Exception):
-    """Raised inside a source's transaction to roll it back and report the source skipped."""
 
 
 def _write(
@@ -303,9 +303,7 @@ def _write(
             raise
         sha256 = checked.result()
     sink.lock(conn, f"content:{sha256}")
-    twin = ledger.twin(conn, sha256, besides=decision.simulation_id)
-    if twin is not None:
-        raise _Skipped(ledger.twin_reason(twin))
+    ledger.refuse_twin(conn, sha256, besides=decision.simulation_id)
     ledger.seal(conn, decision.simulation_id, sha256)
     if written != {table: rows for table, rows in base.rows.items() if table in written}:
         raise SourceError(str(opened.path), f"rows read {base.rows} but written {written}")

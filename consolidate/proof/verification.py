@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, inspect, select
 
 from consolidate.errors import NotATarget, SourceError
+from consolidate.layouts import remote
 from consolidate.layouts.inspection import blocking_problems, simulation_id_for
 from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.proof.comparison import TableComparison, compare_tables
@@ -31,7 +32,7 @@ from consolidate.proof.experiments import compare_experiment
 from consolidate.proof.findings import Findings, Mismatch, VerifyReport
 from consolidate.schema import DATA_TABLES, metadata, migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
-from consolidate.sources.discover import SourceFile, discover
+from consolidate.sources.discover import SourceFile
 
 SIMULATIONS = metadata.tables["simulations"]
 
@@ -243,27 +244,28 @@ def _not_merged(
 
 def _sources_to_compare(
     engine: Engine, sims: dict[str, _Simulation], sources: Sequence[str], found: Findings
-) -> list[tuple[SourceFile, str | None]]:
-    """The sources named (simulation found later by hash), else the recorded paths that exist
-    with their simulation."""
+) -> Iterator[tuple[SourceFile, str | None]]:
+    """The sources named (simulation found later by hash; an experiment database named by URL
+    is read from a private copy while it is compared), else the recorded paths that exist with
+    their simulation."""
     if sources:
         # As in merge: a SQLite target inside a scanned directory is not one of its sources.
         url = engine.url
         target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
-        named = discover(sources, exclude=Path(target_path) if target_path else None)
-        return [(source, None) for source in named]
-    plan: list[tuple[SourceFile, str | None]] = []
+        exclude = Path(target_path) if target_path else None
+        with remote.sources(sources, exclude=exclude) as named:
+            yield from ((source, None) for source in named)
+        return
     for sim, record in sims.items():
         if record.origin != "merge" or not record.source_path:
             continue
         if Path(record.source_path).is_file():
-            plan.append((SourceFile(Path(record.source_path), sim), sim))
+            yield SourceFile(Path(record.source_path), sim), sim
         else:
             found.notes.append(
                 f"{sim}: source {record.source_path} no longer exists; "
                 "checked against the recorded counts only"
             )
-    return plan
 
 
 def _compare_source(

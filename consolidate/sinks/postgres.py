@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text
 from consolidate.errors import SourceError
 from consolidate.layouts.mapping import TableMapping, quote
 from consolidate.layouts.reading import OpenSource
+from consolidate.layouts.values import postgres_type
 
 BATCH_ROWS = 5_000
 
@@ -74,10 +75,12 @@ def copy_tables(
 
 def _blob(table: TableMapping, row: tuple[Any, ...]) -> str:
     # psycopg would write bytes into a text column as '\x..' hex text: a silent change of value.
+    # Unreachable after the value check (consolidate.layouts.values), kept as the last guard.
     column = table.central_columns[[type(v) for v in row].index(bytes)]
+    kind = postgres_type(table.central_table, column)
     return (
-        f"{table.legacy_table} holds a BLOB value for {column}, which a PostgreSQL text column "
-        "cannot carry unchanged (a SQLite target keeps it)"
+        f"{table.legacy_table}.{column} holds a BLOB value (stored type blob), which the "
+        f"{kind} column {table.central_table}.{column} cannot store on PostgreSQL"
     )
 
 

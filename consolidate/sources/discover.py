@@ -44,6 +44,7 @@ class SourceFile:
     #: Why this path cannot be a source (an unreadable folder, a FIFO, a symlink loop, a dangling
     #: symlink); it is reported as a rejected source and never opened.
     problem: str | None = None
+    label: str | None = None  # what to call it when the file is a private copy (of a URL)
 
 
 def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[SourceFile]:
