@@ -38,6 +38,10 @@ DAMAGE = {
         "UPDATE agents SET agent_type = CAST(X'c328' AS TEXT) WHERE rowid = 1",
         "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
     ),
+    "truncated-utf8": (
+        "UPDATE agents SET agent_type = CAST(X'41e282' AS TEXT) WHERE rowid = 1",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
     "words-in-number": (
         "UPDATE simulation_steps SET total_agents = 'many' WHERE rowid = 1",
         "simulation_steps.total_agents holds text that is not a number (stored type text), "

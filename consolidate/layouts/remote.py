@@ -36,7 +36,7 @@ def sources(arguments: Iterable[str], *, exclude: Path | None = None) -> Iterato
         SourceError: a URL names no experiment database, or it cannot be read.
         UsageError: see :func:`discover`.
     """
-    arguments = list(arguments)
+    arguments = [str(a) for a in arguments]  # paths are accepted too
     urls = [a for a in arguments if is_url(a)]
     paths = [a for a in arguments if not is_url(a)]
     files = discover(paths, exclude=exclude) if paths or not urls else []

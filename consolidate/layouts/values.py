@@ -31,10 +31,17 @@ from consolidate.schema import metadata
 #: What the central column is called on PostgreSQL, per SQLite affinity of its type.
 _PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
 
-# A character past U+007F: GLOB decodes UTF-8 (an invalid sequence becomes U+FFFD, which
-# matches too, where counting characters against bytes misses a lone lead byte). GLOB stops at
-# a NUL, so that is looked for with instr().
-_OUTSIDE_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"
+
+def _unusual(v: str) -> str:
+    """Text that may hold a NUL or a byte outside ASCII (then checked in Python, value by value).
+
+    ``length`` counts characters up to the first NUL and skips UTF-8 continuation bytes, so it
+    differs from the byte count for a NUL or any multi-byte sequence; a lead byte with nothing to
+    continue it counts as one character, but LIKE decodes it as U+FFFD. Both are several times
+    cheaper than a GLOB character class over every character.
+    """
+    return f"(length({v}) <> length(CAST({v} AS BLOB)) OR {v} LIKE '%' || char(65533) || '%')"
+
 
 # Codes per value, worst first; max() over a column gives the worst value it holds.
 _BLOB, _NUL, _NOT_A_NUMBER, _FRACTION, _NON_ASCII = 5, 4, 3, 2, 1
@@ -136,10 +143,7 @@ def _groups(
 def _suspect(column: _Column) -> str:
     v = column.raw
     if column.central_affinity == "TEXT":
-        return (
-            f"typeof({v}) = 'blob' OR "
-            f"(typeof({v}) = 'text' AND (instr({v}, char(0)) OR {v} GLOB {_OUTSIDE_ASCII}))"
-        )
+        return f"typeof({v}) = 'blob' OR (typeof({v}) = 'text' AND {_unusual(v)})"
     if column.central_affinity == "INTEGER":
         return (
             f"typeof({v}) IN ('blob', 'text') OR "
@@ -155,7 +159,7 @@ def _code(column: _Column) -> str:
         return (
             f"CASE {kind} WHEN 'blob' THEN {_BLOB} WHEN 'text' THEN "
             f"CASE WHEN instr({v}, char(0)) > 0 THEN {_NUL} "
-            f"WHEN {v} GLOB {_OUTSIDE_ASCII} THEN {_NON_ASCII} "
+            f"WHEN {_unusual(v)} THEN {_NON_ASCII} "
             "ELSE 0 END ELSE 0 END"
         )
     if column.central_affinity == "INTEGER":
@@ -177,8 +181,7 @@ def _code(column: _Column) -> str:
 def _valid_utf8(conn: sqlite3.Connection, column: _Column, source: str) -> bool:
     v = column.raw
     rows = conn.execute(
-        f"SELECT CAST({v} AS BLOB) FROM {source} "
-        f"WHERE typeof({v}) = 'text' AND {v} GLOB {_OUTSIDE_ASCII}"
+        f"SELECT CAST({v} AS BLOB) FROM {source} WHERE typeof({v}) = 'text' AND {_unusual(v)}"
     )
     try:
         for (raw,) in rows:
