@@ -224,3 +224,10 @@ def test_an_experiment_database_named_by_url_is_a_source(tmp_path: Path, postgre
     assert verify(str(back), [url]).ok
     assert verify(str(back), [str(old)]).ok
     assert merge([url], str(back)).count("skipped") == 5
+
+
+def test_an_experiment_database_without_simulations_is_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    ExperimentDatabase(str(empty), "nothing").close()
+    (outcome,) = merge([str(empty)], str(tmp_path / "t.db")).sources
+    assert (outcome.status, outcome.reason) == ("skipped", "holds no simulations")

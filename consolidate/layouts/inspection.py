@@ -78,9 +78,10 @@ def inspect_one(source: SourceFile) -> SourceReport:
         return SourceReport(str(source.path), "unknown", "unknown", None, problems=problems)
     try:
         with open_source(source.path, check=False) as opened:
+            opened.file.check_integrity(full=True)  # damage: the rest cannot be trusted
             try:
-                opened.check_integrity()
-            except SourceError as exc:  # damage, or a value no target can carry
+                opened.check_values()
+            except SourceError as exc:  # a value no target can carry
                 damage: str | None = exc.reason
             else:
                 damage = None

@@ -79,6 +79,10 @@ class OpenSource:
             SourceError: the first problem, in one line naming table and column.
         """
         self.file.check_integrity(full=True)
+        self.check_values()
+
+    def check_values(self) -> None:
+        """Raise :class:`SourceError` for the first value no target can carry (one line)."""
         with closing(self.connect()) as conn:
             reason = check_values(conn, self.mapping.tables, self.mapping.simulation_table)
         if reason is not None:

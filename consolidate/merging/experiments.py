@@ -93,6 +93,11 @@ def merge_experiment(
         if on_source is not None:
             on_source(outcome)
         return [outcome]
+    if not sims:  # still one outcome, so the source is seen and counted
+        outcome = replace(base, status="skipped", reason="holds no simulations")
+        if on_source is not None:
+            on_source(outcome)
+        return [outcome]
     outcomes = []
     for sim in sims:
         started = time.perf_counter()

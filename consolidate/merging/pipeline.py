@@ -134,7 +134,7 @@ def merge(
         sources=tuple(outcomes),
         tables=summarise(outcomes, seconds),
         seconds=time.perf_counter() - started,
-        not_started=len(files) - len(outcomes),
+        not_started=len(files) - len({o.path for o in outcomes}),  # a file: one path or more
     )
 
 

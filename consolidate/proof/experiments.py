@@ -29,13 +29,16 @@ def compare_experiment(
     engine: Engine,
     opened: OpenSource,
     found: Findings,
-    record: Callable[[TableComparison, str], None],
+    counts: dict[str, dict[str, int]],
+    record: Callable[[TableComparison, str, str, dict[str, int], Findings], None],
     on_simulation: Callable[[str], None] | None = None,
 ) -> None:
     """Compare every simulation of the experiment database ``opened`` with the target.
 
     Args:
-        record: files one table's comparison of one simulation among the findings.
+        counts: the target's rows per simulation and table.
+        record: files one table's comparison of one simulation among the findings
+            (result, simulation, source, the simulation's counts, findings).
     """
     with engine.connect() as conn:
         rows = conn.execute(select(SIMULATIONS)).mappings()
@@ -55,7 +58,7 @@ def compare_experiment(
             found.check(want == got, Mismatch(f"simulations.{column}", want, got, sim))
         with engine.connect() as conn:
             for result in compare_tables(conn, opened, sim, sim):
-                record(result, sim)
+                record(result, sim, str(opened.path), counts.get(sim, {}), found)
 
 
 def _comparable(column: str, value: object) -> object:

@@ -202,11 +202,8 @@ def _source_checks(
             # checked against the recorded one, and its rows are compared.
             with open_source(path) as opened:
                 if opened.is_experiment:
-
-                    def record(result: TableComparison, sim: str, name: str = str(path)) -> None:
-                        _record_comparison(result, sim, name, counts.get(sim, {}), found)
-
-                    compare_experiment(engine, opened, found, record, on_simulation)
+                    record = _record_comparison
+                    compare_experiment(engine, opened, found, counts, record, on_simulation)
                     continue
                 if sim is None:
                     sim = by_sha.get(opened.sha256)
