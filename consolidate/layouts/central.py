@@ -21,8 +21,6 @@ from collections.abc import Iterable
 from contextlib import closing
 from typing import Any
 
-from sqlalchemy import column, create_engine, select, table
-
 from consolidate.layouts.mapping import (
     ColumnMapping,
     SourceMapping,
@@ -33,12 +31,14 @@ from consolidate.layouts.mapping import (
     quote,
 )
 from consolidate.layouts.shapes import SourceShape
-from consolidate.schema import DATA_TABLES, metadata
+from consolidate.schema.columns import CENTRAL_COLUMNS
 
 FAMILY = "central"
 #: Central column -> its name at an older revision, per table.
 RENAMED = {"experiments": {"creation_date": "created_at"}}
 _OWN_TABLES = frozenset({"alembic_version", "experiments", "simulations"})
+#: Tables of per-simulation rows (the plain catalog: no SQLAlchemy for ``inspect``).
+DATA_TABLES = frozenset(CENTRAL_COLUMNS) - {"experiments", "simulations"}
 _MASK = (1 << 64) - 1
 
 
@@ -68,18 +68,18 @@ def map_central(shape: SourceShape) -> SourceMapping:
             continue
         if legacy.name not in DATA_TABLES or not legacy.has("simulation_id"):
             continue  # reported as unknown below
-        central = metadata.tables[legacy.name]
+        central = CENTRAL_COLUMNS[legacy.name]
         columns = [ColumnMapping("simulation_id", ":sim", None, "derived")]
         for col in legacy.columns:
             if col.name == "simulation_id":
                 continue
-            if col.name not in central.c:
+            if col.name not in central:
                 homeless.append(f"{legacy.name}.{col.name}")
                 continue
             expr = f"s.{quote(col.name)}"
             # An older revision's type (bigint average ages) gets the central affinity.
             converted = convert(
-                expr, affinity(col.declared_type), central_affinity(central, col.name)
+                expr, affinity(col.declared_type), central_affinity(legacy.name, col.name)
             )
             how = "converted" if converted != expr else "direct"
             columns.append(ColumnMapping(col.name, converted, col.name, how))
@@ -96,6 +96,10 @@ def map_central(shape: SourceShape) -> SourceMapping:
 
 def _reader(shape: SourceShape, name: str) -> Any:
     """A SELECT of the source's ``name`` with the central types, older names mapped."""
+    from sqlalchemy import column, select, table
+
+    from consolidate.schema import metadata
+
     renamed = RENAMED.get(name, {})
     present = shape.table(name)
     assert present is not None
@@ -115,6 +119,8 @@ def central_rows(
     Args:
         connect: returns a new read-only sqlite3 connection on the source.
     """
+    from sqlalchemy import column, create_engine
+
     engine = create_engine("sqlite+pysqlite://", creator=connect)
     try:
         query = _reader(shape, name).order_by(column(order_by))

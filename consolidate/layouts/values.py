@@ -26,7 +26,6 @@ from consolidate.layouts.mapping import (
     quote,
 )
 from consolidate.layouts.shapes import TableShape
-from consolidate.schema import metadata
 
 #: What the central column is called on PostgreSQL, per SQLite affinity of its type.
 _PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
@@ -106,7 +105,6 @@ def _groups(
     """Per legacy table, the columns merge writes; all rows, even where a mapping selects one
     simulation of the table (an experiment database is checked once, whole)."""
     for mapping in tables:
-        central = metadata.tables[mapping.central_table]
         yield (
             mapping.legacy_table,
             [
@@ -114,14 +112,13 @@ def _groups(
                     mapping.legacy_table,
                     c.legacy,
                     f"{mapping.central_table}.{c.central}",
-                    central_affinity(central, c.central),
+                    central_affinity(mapping.central_table, c.central),
                 )
                 for c in mapping.columns
                 if c.legacy is not None and "{schema}" not in c.expression
             ],
         )
     if simulations is not None:
-        sims = metadata.tables["simulations"]
         yield (
             simulations.name,
             [
@@ -129,7 +126,7 @@ def _groups(
                     simulations.name,
                     c.name,
                     f"simulations.{SIMULATION_ROW[c.name]}",
-                    central_affinity(sims, SIMULATION_ROW[c.name]),
+                    central_affinity("simulations", SIMULATION_ROW[c.name]),
                 )
                 for c in simulations.columns
                 if c.name in SIMULATION_ROW
@@ -193,7 +190,7 @@ def _valid_utf8(conn: sqlite3.Connection, column: _Column, source: str) -> bool:
 
 def postgres_type(central_table: str, column: str) -> str:
     """The PostgreSQL type of a central column, as the reasons name it."""
-    return _PG_TYPE[central_affinity(metadata.tables[central_table], column)]
+    return _PG_TYPE[central_affinity(central_table, column)]
 
 
 def _reason(column: _Column, what: str) -> str:
