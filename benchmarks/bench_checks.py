@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_merge import build_corpus, fresh_target, print_result  # noqa: E402
+from benchmarks.bench_merge import build_corpus, print_result  # noqa: E402
+from benchmarks.bench_writer import fresh_target  # noqa: E402
 from consolidate import merge  # noqa: E402
 from consolidate.layouts import reading  # noqa: E402
 from consolidate.layouts.reading import OpenSource, open_source  # noqa: E402

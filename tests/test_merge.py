@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,7 @@ def test_hostile_text_is_carried_verbatim_and_never_executed(tmp_path: Path) -> 
     assert nul.status == "rejected" and "text with a NUL character" in (nul.reason or "")
     without_nul = tmp_path / "x'); DROP TABLE agents; --.db"
     shutil.copy(run.path, without_nul)
-    with sqlite3.connect(without_nul) as conn:
+    with closing(sqlite3.connect(without_nul)) as conn, conn:
         for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
             for column in [c[1] for c in conn.execute(f'PRAGMA table_info("{table}")')]:
                 nuls = conn.execute(

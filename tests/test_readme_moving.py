@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import URL
@@ -82,7 +83,7 @@ def test_what_postgresql_refuses_is_refused_everywhere_in_one_line(
     (cwd / "runs").mkdir()
     odd = cwd / "runs" / "odd.db"
     shutil.copy(cwd / "fixtures" / "legacy" / "f7-slim-actions__v33.db", odd)
-    with sqlite3.connect(odd) as conn:
+    with closing(sqlite3.connect(odd)) as conn, conn:
         conn.execute("UPDATE agents SET genome_id = 'a' || char(0) || 'b' WHERE rowid = 2")
     lines = []
     for target in ("lab.db", postgres_url.render_as_string(hide_password=False)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,8 @@ DAMAGE = {
 def damaged(folder: Path, name: str) -> Path:
     path = folder / f"{name}.db"
     shutil.copy(TEMPLATE, path)
-    with sqlite3.connect(path) as conn:
+    # Closed before the source is read: an open connection leaves a -wal that vanishes later.
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.executescript(DAMAGE[name][0])
     return path
 
