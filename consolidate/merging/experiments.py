@@ -36,7 +36,7 @@ from consolidate.layouts.mapping import quote
 from consolidate.layouts.reading import OpenSource
 from consolidate.merging import ledger
 from consolidate.merging.ledger import EXPERIMENTS, SIMULATIONS, OnConflict
-from consolidate.merging.report import SourceOutcome, database_reason
+from consolidate.merging.report import SourceOutcome, database_reason, merged
 from consolidate.sinks import for_target
 
 ALREADY_THERE = "already there (a writer run with the same rows)"
@@ -191,13 +191,7 @@ def _write(
         ledger.refuse_twin(conn, sha256, besides=decision.simulation_id)
     if written != base.rows:
         raise SourceError(str(opened.path), f"{own}: rows read {base.rows} but written {written}")
-    return replace(
-        base,
-        status="merged",
-        simulation_id=decision.simulation_id,
-        reason=decision.reason,
-        rows=written,
-    )
+    return merged(base, decision.simulation_id, decision.reason, written)
 
 
 def _settled(base: SourceOutcome, decision: ledger.Decision) -> SourceOutcome | None:

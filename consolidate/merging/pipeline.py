@@ -28,7 +28,13 @@ from consolidate.layouts.reading import OpenSource, open_source
 from consolidate.merging import experiments, ledger
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
-from consolidate.merging.report import MergeReport, SourceOutcome, database_reason, summarise
+from consolidate.merging.report import (
+    MergeReport,
+    SourceOutcome,
+    database_reason,
+    merged,
+    summarise,
+)
 from consolidate.merging.rerun import already_merged
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
@@ -307,13 +313,7 @@ def _write(
     ledger.seal(conn, decision.simulation_id, sha256)
     if written != {table: rows for table, rows in base.rows.items() if table in written}:
         raise SourceError(str(opened.path), f"rows read {base.rows} but written {written}")
-    return replace(
-        base,
-        status="merged",
-        simulation_id=decision.simulation_id,
-        reason=decision.reason,
-        rows=written,
-    )
+    return merged(base, decision.simulation_id, decision.reason, written)
 
 
 def _hash_and_check(opened: OpenSource) -> str:

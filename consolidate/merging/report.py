@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -114,3 +114,10 @@ def database_reason(exc: SQLAlchemyError | sqlite3.Error, simulation_id: str | N
         table = text.rsplit(": ", 1)[-1].split(".")[0]
         return f"rows of {table} carry a simulation_id other than the file's {simulation_id!r}"
     return f"database error while merging: {text}"
+
+
+def merged(
+    base: SourceOutcome, simulation_id: str, reason: str | None, rows: dict[str, int]
+) -> SourceOutcome:
+    """``base`` merged as ``simulation_id`` (renamed when it differs), with the rows written."""
+    return replace(base, status="merged", simulation_id=simulation_id, reason=reason, rows=rows)
