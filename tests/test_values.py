@@ -3,15 +3,18 @@ everywhere, by inspect, by a dry run and by merge, with the same one-line reason
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import URL
 
 from consolidate import merge
+from consolidate.cli import cli
 from consolidate.layouts.inspection import inspect
 from tests.helpers import fixture, table_rows
 from tests.test_writer_support import query
@@ -117,3 +120,30 @@ def test_the_writer_stores_fractional_average_ages(any_target: str) -> None:
     write_run(any_target, "w", age=7.741935483870968)
     ages = query(any_target, "SELECT average_agent_age FROM simulation_steps ORDER BY 1")
     assert [a for (a,) in ages] == [7.741935483870968 + n / 3 for n in range(3)]
+
+
+def test_inspect_with_a_target_predicts_what_merge_then_does(
+    any_target: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    """``inspect --target`` gives each source the verdict the merge into that target gives it."""
+    sources = [damaged(tmp_path, "nul"), fixture("f8-consolidated__v40"), TEMPLATE]
+    names = [str(s) for s in sources]
+    result = runner.invoke(cli, ["inspect", *names, "--target", any_target, "--json"])
+    assert result.exit_code == 1, result.output  # the damaged source would be rejected
+    predicted = {
+        Path(r["path"]).name: [v["action"] for v in r["target_verdicts"]]
+        for r in json.loads(result.stdout)
+    }
+    assert predicted == {
+        "nul.db": ["reject"],
+        "f8-consolidated__v40.db": ["merge"],
+        "f7-slim-actions__v33.db": ["merge"],
+    }
+    merged = merge(names, any_target)
+    done = {Path(s.path).name: s.status for s in merged.sources}
+    action = {"merged": "merge", "rejected": "reject", "skipped": "skip"}
+    assert {name: [action[status]] for name, status in done.items()} == predicted
+
+    again = runner.invoke(cli, ["inspect", str(TEMPLATE), "--target", any_target])
+    assert again.exit_code == 0, again.output
+    assert "skip sim_2b8358f643 (already merged" in again.stdout

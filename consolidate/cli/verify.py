@@ -82,13 +82,19 @@ def render(report: VerifyReport) -> str:
     headers = ["simulation", *(SHORT.get(t, t) for t in tables)]
     lines = [table(headers, rows)] if tables else []
     lines += [f"note: {n}" for n in report.notes]
-    verdict = "OK" if report.ok else f"FAILED ({len(report.mismatches)} mismatches)"
+    verdict = "OK" if report.ok else f"FAILED ({counted(len(report.mismatches), 'mismatch')})"
     lines.append(
-        f"{shown(report.target)}: {len(report.simulations)} simulations, "
-        f"{len(report.sources_compared)} sources compared, {report.rows_compared:,} rows "
-        f"compared in {report.seconds:.2f} s: {verdict}"
+        f"{shown(report.target)}: {counted(len(report.simulations), 'simulation')}, "
+        f"{counted(len(report.sources_compared), 'source')} compared, "
+        f"{counted(report.rows_compared, 'row')} compared in {report.seconds:.2f} s: {verdict}"
     )
     return "\n".join(lines)
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 source``, ``2 sources``, ``1,434 rows``, ``2 mismatches``."""
+    plural = noun + ("es" if noun.endswith(("s", "sh", "ch", "x")) else "s")
+    return f"{n:,} {noun if n == 1 else plural}"
 
 
 def _cell(ok: bool | None) -> str:
