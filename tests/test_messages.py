@@ -176,3 +176,34 @@ def test_a_missing_target_is_exit_2_in_every_command(
     missing = str(tmp_path / "typo.db")
     code, err = invoke(runner, *MISSING_FOLDER[command](tmp_path, missing))
     assert (code, err) == (2, f"Error: {missing}: no such experiment database\n")
+
+
+def test_a_full_disk_on_output_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    target = tmp_path / "t.db"
+    assert merge([str(fixture("f8-consolidated__v40"))], str(target)).ok
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "consolidate", "query", str(target), "SELECT * FROM agents"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: No space left on device", done.stderr
+
+
+def test_ctrl_c_in_a_command_without_its_own_handler_exits_130(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify, query, summary and plot: an interrupt is exit 130 with one line, as in merge."""
+    import consolidate.proof.verification as verification
+
+    target = tmp_path / "t.db"
+    assert merge([str(fixture("f8-consolidated__v40"))], str(target)).ok
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verification, "verify", interrupted)
+    result = runner.invoke(cli, ["verify", str(target)])
+    assert (result.exit_code, result.stderr.strip()) == (130, "Error: interrupted")

@@ -35,6 +35,11 @@ class ConsolidateGroup(click.Group):
             return super().invoke(ctx)
         except ConsolidateError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
+        except KeyboardInterrupt as exc:  # click would say "Aborted!" and exit 1
+            raise _Failure("interrupted", 130) from exc
+        except OSError as exc:  # a full disk or a vanished folder met outside the library's checks
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
         except Exception as exc:
             # Anything the library did not anticipate still gets one line, never a traceback.
             # A command that never loaded SQLAlchemy cannot have raised its errors.
