@@ -19,6 +19,9 @@ pair, not one side; ratios are the medians of the per-repetition ratios:
   into tables keyed (simulation_id, legacy key), the two secondary indexes built after the load;
 - ``re-run``: the same merge again on its own target (nothing to do), against ``hash``: one
   process that reads every file once (sha256);
+- ``pandas``: ``benchmarks/pandas_loop.py``, the hand-written ``read_sql`` + ``to_sql`` loop
+  into the in-engine script's tables (not on the 200-run corpus: minutes per run); reported as
+  merge's speed-up over it;
 - ``inspect``: ``consolidate inspect DIR``, against the in-engine merge;
 - ``verify``: ``consolidate verify NEW.db`` (must pass), against the merge.
 
@@ -40,7 +43,7 @@ import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +53,7 @@ TEMPLATE = REPO / "fixtures" / "legacy" / "f7-slim-actions__v33.db"
 CONSOLIDATE = str(Path(sys.executable).parent / "consolidate")
 PYTHON = sys.executable
 IN_ENGINE = str(REPO / "benchmarks" / "in_engine.py")
+PANDAS = str(REPO / "benchmarks" / "pandas_loop.py")
 #: Prints this process's peak RSS at exit: the merge runs exactly as the console script runs it.
 PEAK = (
     "import atexit, sys\n"
@@ -78,12 +82,13 @@ class Corpus:
     agents: int
     steps: int
     merge_goal: float  # merge / in-engine, at most
+    pandas: bool = True  # time the pandas loop too
 
 
 CORPORA = (
     Corpus("small", 1000, 10, 10, 1.5),
     Corpus("20-run", 20, 100, 100, 1.3),
-    Corpus("200-run", 200, 100, 100, 1.15),
+    Corpus("200-run", 200, 100, 100, 1.15, pandas=False),
 )
 
 
@@ -149,6 +154,9 @@ def bench_corpus(
     times: dict[str, list[float]] = {k: [] for k in ("merge", "in_engine", "rerun", "hash")}
     times |= {"inspect": [], "verify": []}
     ratios: dict[str, list[float]] = {"merge": [], "rerun": [], "inspect": [], "verify": []}
+    if corpus.pandas:
+        times["pandas"], ratios["pandas_over_merge"] = [], []
+    looped = fresh(work / "pandas.db")
     for rep in range(repeat):
         target, limit = fresh(work / "merge.db"), fresh(work / "in_engine.db")
         steps = {
@@ -156,7 +164,10 @@ def bench_corpus(
             "in_engine": [PYTHON, IN_ENGINE, str(runs), str(limit)],
             "inspect": [CONSOLIDATE, "inspect", str(runs)],
         }
-        order = list(steps)[rep % 3 :] + list(steps)[: rep % 3]  # rotate who goes first
+        if corpus.pandas:
+            steps["pandas"] = [PYTHON, PANDAS, str(runs), str(fresh(looped))]
+        turn = rep % len(steps)
+        order = list(steps)[turn:] + list(steps)[:turn]  # rotate who goes first
         got = {name: timed(steps[name]) for name in order}
         # The re-run needs the merged target; it is paired with hashing the files once.
         got["rerun"] = timed([CONSOLIDATE, "merge", str(runs), "-o", str(target)])
@@ -168,12 +179,14 @@ def bench_corpus(
         ratios["rerun"].append(got["rerun"] / got["hash"])
         ratios["inspect"].append(got["inspect"] / got["in_engine"])
         ratios["verify"].append(got["verify"] / got["merge"])
+        if corpus.pandas:
+            ratios["pandas_over_merge"].append(got["pandas"] / got["merge"])
     med = {f"{k}_s": round(statistics.median(v), 3) for k, v in times.items()}
     result: dict[str, float] = {"sources": corpus.runs, "rows": rows, **med}
     result |= {f"{k}_ratio": round(statistics.median(v), 2) for k, v in ratios.items()}
     result["merge_rows_per_s"] = round(rows / statistics.median(times["merge"]))
     result["verify_rows_per_s"] = round(rows / statistics.median(times["verify"]))
-    fresh(target), fresh(limit)
+    fresh(target), fresh(limit), fresh(looped)
     result["peak_rss_mib"] = peak_rss(runs, work)
     return result
 
@@ -221,6 +234,8 @@ def goals(results: dict[str, dict[str, float]], corpora: Sequence[Corpus]) -> li
 
     for c in corpora:
         r = results[c.name]
+        if c.pandas:  # DESIGN §8 names the loop as a baseline, with no goal
+            lines.append(f"info     {c.name}: pandas loop / merge: {r['pandas_over_merge_ratio']}")
         goal(
             f"{c.name}: merge / in-engine",
             r["merge_ratio"],
@@ -273,7 +288,7 @@ def main() -> None:
         corpora = [c for c in corpora if c.name in args.only.split(",")]
     if args.quick:
         sizes = {"small": 100, "20-run": 5, "200-run": 20}
-        corpora = [Corpus(c.name, sizes[c.name], c.agents, c.steps, c.merge_goal) for c in corpora]
+        corpora = [replace(c, runs=sizes[c.name]) for c in corpora]
     work = args.cache.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, float]] = {}

@@ -22,8 +22,32 @@ def main(folder: Path, target: Path) -> int:
     conn = sqlite3.connect(target, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    plan, indexed = create_tables(conn, sources[0])
+    for n, source in enumerate(sources):
+        sim = f"sim_{n}"
+        conn.execute("ATTACH DATABASE ? AS src", (source.as_uri() + "?immutable=1",))
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO simulations VALUES (?, ?)", (sim, str(source)))
+        for table, cols in plan:
+            conn.execute(
+                f'INSERT INTO main."{table}" (simulation_id, {cols}) '
+                f'SELECT ?, {cols} FROM src."{table}"',
+                (sim,),
+            )
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE src")
+    build_indexes(conn, indexed)
+    conn.close()
+    return 0
+
+
+def create_tables(
+    conn: sqlite3.Connection, first: Path
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The target's tables, made from ``first``'s layout: (table, quoted columns) to copy, and
+    (table, column) pairs to index after the load."""
     conn.execute("CREATE TABLE simulations (simulation_id TEXT PRIMARY KEY, source_path TEXT)")
-    conn.execute("ATTACH DATABASE ? AS src", (sources[0].as_uri() + "?immutable=1",))
+    conn.execute("ATTACH DATABASE ? AS src", (first.as_uri() + "?immutable=1",))
     plan = []
     indexed: list[tuple[str, str]] = []
     for (table,) in conn.execute(
@@ -41,23 +65,13 @@ def main(folder: Path, target: Path) -> int:
         plan.append((table, quoted))
         indexed += [(table, c) for c in ("step_number", "agent_id") if c in cols]
     conn.execute("DETACH DATABASE src")
-    for n, source in enumerate(sources):
-        sim = f"sim_{n}"
-        conn.execute("ATTACH DATABASE ? AS src", (source.as_uri() + "?immutable=1",))
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO simulations VALUES (?, ?)", (sim, str(source)))
-        for table, cols in plan:
-            conn.execute(
-                f'INSERT INTO main."{table}" (simulation_id, {cols}) '
-                f'SELECT ?, {cols} FROM src."{table}"',
-                (sim,),
-            )
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE src")
+    return plan, indexed
+
+
+def build_indexes(conn: sqlite3.Connection, indexed: list[tuple[str, str]]) -> None:
+    """The ``(simulation_id, step_number)`` and ``(simulation_id, agent_id)`` indexes."""
     for table, column in indexed:
         conn.execute(f'CREATE INDEX "ix_{table}_{column}" ON "{table}" (simulation_id, "{column}")')
-    conn.close()
-    return 0
 
 
 if __name__ == "__main__":
