@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from consolidate.merging.conflict import OnConflict as OnConflict  # re-exported
@@ -23,6 +23,31 @@ EXPERIMENTS = metadata.tables["experiments"]
 
 
 ALREADY_MERGED = "already merged (same sha256)"
+
+# The statements every merged source runs, built once: building a Core statement costs about
+# four times executing it, and a thousand small sources would build each a thousand times.
+_EARLIER = select(SIMULATIONS.c.simulation_id, SIMULATIONS.c.source_sha256).where(
+    SIMULATIONS.c.origin == "merge",
+    SIMULATIONS.c.source_path == bindparam("path"),
+    SIMULATIONS.c.simulation_id != bindparam("sim"),
+)
+_HOLDER = select(
+    SIMULATIONS.c.source_sha256, SIMULATIONS.c.source_path, SIMULATIONS.c.origin
+).where(SIMULATIONS.c.simulation_id == bindparam("sim"))
+_TWIN = (
+    select(SIMULATIONS.c.simulation_id)
+    .where(
+        SIMULATIONS.c.source_sha256 == bindparam("sha"),
+        SIMULATIONS.c.simulation_id != bindparam("sim"),
+    )
+    .limit(1)
+)
+_SEAL = (
+    update(SIMULATIONS)
+    .where(SIMULATIONS.c.simulation_id == bindparam("sim"))
+    .values(source_sha256=bindparam("sha"))
+)
+_RECORD = insert(SIMULATIONS)
 
 
 @dataclass(frozen=True)
@@ -48,14 +73,7 @@ def decide(
     ``sha256`` is called only when the simulation_id is already taken: for a new id the hash is
     computed beside the copy, and :func:`twin` then looks for the same bytes under another id.
     """
-    sims = SIMULATIONS
-    earlier = conn.execute(
-        select(sims.c.simulation_id, sims.c.source_sha256).where(
-            sims.c.origin == "merge",
-            sims.c.source_path == source_path,
-            sims.c.simulation_id != simulation_id,
-        )
-    ).first()
+    earlier = conn.execute(_EARLIER, {"path": source_path, "sim": simulation_id}).first()
     if earlier is not None:  # this file was merged before under another id (--on-conflict rename)
         if earlier.source_sha256 == sha256():
             return Decision("skip", earlier.simulation_id, f"already merged as {earlier[0]}")
@@ -66,11 +84,7 @@ def decide(
             earlier.simulation_id,
             "content changed since it was merged; pass --replace to merge it again",
         )
-    row = conn.execute(
-        select(sims.c.source_sha256, sims.c.source_path, sims.c.origin).where(
-            sims.c.simulation_id == simulation_id
-        )
-    ).first()
+    row = conn.execute(_HOLDER, {"sim": simulation_id}).first()
     if row is None:
         return Decision("merge", simulation_id)
     if row.source_sha256 == sha256():
@@ -173,11 +187,7 @@ def snapshot(conn: Connection) -> Snapshot:
 
 def twin(conn: Connection, sha256: str, *, besides: str) -> str | None:
     """Another simulation merged from identical bytes, if any."""
-    return conn.execute(
-        select(SIMULATIONS.c.simulation_id)
-        .where(SIMULATIONS.c.source_sha256 == sha256, SIMULATIONS.c.simulation_id != besides)
-        .limit(1)
-    ).scalar()
+    return conn.execute(_TWIN, {"sha": sha256, "sim": besides}).scalar()
 
 
 def twin_reason(simulation_id: str) -> str:
@@ -197,11 +207,7 @@ def refuse_twin(conn: Connection, sha256: str, *, besides: str) -> None:
 
 def seal(conn: Connection, simulation_id: str, sha256: str) -> None:
     """Set the hash of a simulation recorded before its source was hashed."""
-    conn.execute(
-        update(SIMULATIONS)
-        .where(SIMULATIONS.c.simulation_id == simulation_id)
-        .values(source_sha256=sha256)
-    )
+    conn.execute(_SEAL, {"sim": simulation_id, "sha": sha256})
 
 
 def _free_id(conn: Connection, base: str) -> str:
@@ -263,16 +269,17 @@ def record(
     the transaction commits, so no committed row lacks it.
     """
     conn.execute(
-        insert(SIMULATIONS).values(
-            simulation_id=simulation_id,
-            experiment_id=experiment_id,
-            origin="merge",
-            source_path=source_path,
-            source_sha256=sha256,
-            source_family=family,
-            source_schema_version=schema_version,
-            source_row_counts=json.dumps(counts, sort_keys=True),
-            merged_at=datetime.now(UTC),
+        _RECORD,
+        {
+            "simulation_id": simulation_id,
+            "experiment_id": experiment_id,
+            "origin": "merge",
+            "source_path": source_path,
+            "source_sha256": sha256,
+            "source_family": family,
+            "source_schema_version": schema_version,
+            "source_row_counts": json.dumps(counts, sort_keys=True),
+            "merged_at": datetime.now(UTC),
             **(legacy_row or {}),
-        )
+        },
     )
