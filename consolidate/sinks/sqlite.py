@@ -14,10 +14,34 @@ from typing import cast
 
 from sqlalchemy import Connection
 
-from consolidate.layouts.mapping import quote
+from consolidate.layouts.mapping import SourceMapping, quote
 from consolidate.layouts.reading import OpenSource
 
 ALIAS = "source"
+
+#: id(mapping) -> (the mapping, its (central table, INSERT ... SELECT) statements). Sources of one
+#: layout share one mapping object (see layouts.reading), so the text is built once per layout;
+#: the mapping is held, so its id is never reused while the entry lives.
+_INSERTS: dict[int, tuple[SourceMapping, tuple[tuple[str, str], ...]]] = {}
+_INSERTS_MAX = 256
+
+
+def _inserts(mapping: SourceMapping) -> tuple[tuple[str, str], ...]:
+    known = _INSERTS.get(id(mapping))
+    if known is not None and known[0] is mapping:
+        return known[1]
+    statements = tuple(
+        (
+            table.central_table,
+            f"INSERT INTO main.{quote(table.central_table)} "
+            f"({', '.join(quote(c) for c in table.central_columns)}) {table.select_sql(ALIAS)}",
+        )
+        for table in mapping.tables
+    )
+    if len(_INSERTS) >= _INSERTS_MAX:
+        _INSERTS.clear()
+    _INSERTS[id(mapping)] = (mapping, statements)
+    return statements
 
 
 def driver(conn: Connection) -> sqlite3.Connection:
@@ -75,14 +99,11 @@ def copy_tables(
 
     raw = driver(conn)
     written: dict[str, int] = {}
-    for table in opened.mapping.tables:
+    ids = {"sim": simulation_id, "own": own_id}
+    for central, statement in _inserts(opened.mapping):
         started = time.perf_counter()
-        columns = ", ".join(quote(c) for c in table.central_columns)
-        cursor = raw.execute(
-            f"INSERT INTO main.{quote(table.central_table)} ({columns}) {table.select_sql(ALIAS)}",
-            {"sim": simulation_id, "own": own_id},
-        )
-        written[table.central_table] = written.get(table.central_table, 0) + cursor.rowcount
+        cursor = raw.execute(statement, ids)
+        written[central] = written.get(central, 0) + cursor.rowcount
         if on_table is not None:
-            on_table(table.central_table, cursor.rowcount, time.perf_counter() - started)
+            on_table(central, cursor.rowcount, time.perf_counter() - started)
     return written
