@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,6 +54,9 @@ class _Job:
     on_table: TableCallback | None
     write_lock: threading.Lock | None  # SQLite targets: one writing thread at a time
     known: ledger.Snapshot | None = None  # what the target held when the merge started
+    #: Threads that hash and check a source beside its copy, started once per merge: starting
+    #: a thread per source cost a small source almost a millisecond.
+    checks: ThreadPoolExecutor | None = None
 
 
 def merge(
@@ -128,7 +131,9 @@ def merge(
             with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
                 ledger.ensure_experiment(conn, experiment)
                 job = _with_snapshot(job, conn)
-            outcomes = _run_all(files, job, jobs, on_source, should_stop)
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as checks:
+                job = _with_checks(job, checks)
+                outcomes = _run_all(files, job, jobs, on_source, should_stop)
     finally:
         found.close()
         if engine is not None:
@@ -147,6 +152,10 @@ def merge(
 def _with_snapshot(job: _Job, conn: Connection) -> _Job:
     """``job`` knowing what the ledger holds, so a re-run skips merged sources from memory."""
     return replace(job, known=ledger.snapshot(conn))
+
+
+def _with_checks(job: _Job, checks: ThreadPoolExecutor) -> _Job:
+    return replace(job, checks=checks)  # ``replace`` is an argument's name inside merge()
 
 
 def _default_experiment_id(url: URL) -> str:
@@ -299,13 +308,17 @@ def _write(
     )
     # Hashing and the integrity check each read the whole source; they run beside the copy
     # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        checked = pool.submit(_hash_and_check, opened)
+    with contextlib.ExitStack() as stack:
+        checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=1))
+        checked = checks.submit(_hash_and_check, opened)
         own, sim = base.simulation_id or "", decision.simulation_id
         try:
             written = sink.copy_tables(conn, opened, sim, own, on_table=job.on_table)
         except (SourceError, SQLAlchemyError, sqlite3.Error):
             checked.result()  # a value no target can carry is the reason, on every sink
+            raise
+        except BaseException:
+            wait([checked])  # the source is closed next: the check must be done reading it
             raise
         sha256 = checked.result()
     sink.lock(conn, f"content:{sha256}")
