@@ -56,3 +56,15 @@ def test_the_plain_column_catalog_is_the_models() -> None:
     assert CENTRAL_COLUMNS == from_models
     for name, table in metadata.tables.items():  # and in the models' column order
         assert list(CENTRAL_COLUMNS[name]) == [c.name for c in table.columns]
+
+
+def test_the_help_table_is_each_commands_own_first_line() -> None:
+    # `consolidate --help` shows the table's lines without importing the commands.
+    from importlib import import_module
+
+    from consolidate.cli import COMMANDS
+
+    for name, (module, attribute, line) in COMMANDS.items():
+        command = getattr(import_module(module), attribute)
+        assert command.name == name
+        assert line == command.get_short_help_str(limit=10**6), name
