@@ -1,3 +1,9 @@
+"""The two ways in: ``python -m consolidate`` and the ``consolidate`` command (its entry point).
+
+A Ctrl-C while the package is still being imported has nothing to stop or report: the handler is
+installed before anything else is imported, on both paths, and exits 130 without a traceback.
+"""
+
 import os
 import signal
 from types import FrameType
@@ -9,6 +15,14 @@ def _abort(_signum: int, _frame: FrameType | None) -> None:
 
 signal.signal(signal.SIGINT, _abort)
 
-from consolidate.cli import main  # noqa: E402  (after the handler: importing takes a while)
 
-main()
+def main() -> None:
+    """Run the command line; from here on a Ctrl-C is the command's to handle (exit 130)."""
+    from consolidate.cli import main as run
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    run()
+
+
+if __name__ == "__main__":
+    main()

@@ -207,3 +207,19 @@ def test_ctrl_c_in_a_command_without_its_own_handler_exits_130(
     monkeypatch.setattr(verification, "verify", interrupted)
     result = runner.invoke(cli, ["verify", str(target)])
     assert (result.exit_code, result.stderr.strip()) == (130, "Error: interrupted")
+
+
+def test_ctrl_c_while_the_installed_command_starts_exits_130_without_a_traceback() -> None:
+    """The console script's entry point installs the handler before importing the package's
+    command line; a SIGINT at that point ends the process with 130 and nothing on stderr."""
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'consolidate = "consolidate.__main__:main"' in pyproject
+    code = (
+        "import os, signal, sys\n"
+        "from consolidate.__main__ import main\n"
+        "assert 'click' not in sys.modules and 'sqlalchemy' not in sys.modules\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "signal.pause()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "")
