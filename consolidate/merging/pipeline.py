@@ -108,11 +108,13 @@ def merge(
     experiment = experiment_id or _default_experiment_id(url)
     engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
     seconds: dict[str, float] = defaultdict(float)
+    counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
 
     def table_done(table: str, rows: int, spent: float) -> None:
-        seconds[table] += spent  # one writer at a time, so no lock is needed
-        if on_table is not None:
-            on_table(table, rows, spent)
+        with counting:
+            seconds[table] += spent
+            if on_table is not None:
+                on_table(table, rows, spent)  # the CLI's progress bar is not thread-safe either
 
     conflict = OnConflict(on_conflict)
     job = _Job(
