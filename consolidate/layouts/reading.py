@@ -113,7 +113,7 @@ class OpenSource:
         if self.mapping.simulation_table is None:
             return None
         name = self.mapping.simulation_table.name
-        rows = self.reader.execute(f'SELECT simulation_id FROM "{name}" LIMIT 2').fetchall()
+        rows = self.reader.execute(f"SELECT simulation_id FROM {quote(name)} LIMIT 2").fetchall()
         if len(rows) == 1 and isinstance(rows[0][0], str) and rows[0][0]:
             return rows[0][0]
         return None
