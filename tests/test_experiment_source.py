@@ -231,3 +231,13 @@ def test_an_experiment_database_without_simulations_is_named(tmp_path: Path) -> 
     ExperimentDatabase(str(empty), "nothing").close()
     (outcome,) = merge([str(empty)], str(tmp_path / "t.db")).sources
     assert (outcome.status, outcome.reason) == ("skipped", "holds no simulations")
+
+
+def test_moving_experiment_databases_alone_adds_no_empty_experiment(tmp_path: Path) -> None:
+    """Each moved simulation keeps its experiment; the target's name makes no new one."""
+    old = tmp_path / "laptop.db"
+    assert merge([str(p) for p in LEGACY_FIXTURES], str(old), experiment_id="sweep").ok
+    moved = tmp_path / "server.db"
+    assert merge([str(old)], str(moved)).ok
+    experiments = query(str(moved), "SELECT experiment_id FROM experiments")
+    assert experiments == [("sweep",)]

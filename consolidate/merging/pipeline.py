@@ -130,8 +130,7 @@ def merge(
         if engine is None or dry_run:
             outcomes = _run_all(files, job, jobs, on_source, should_stop)
         else:
-            with engine.connect().execution_options(write_lock=True) as conn, conn.begin():
-                ledger.ensure_experiment(conn, experiment)
+            with engine.connect() as conn, conn.begin():  # a read: no write lock needed
                 job = _with_snapshot(job, conn)
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as checks:
                 job = _with_checks(job, checks)
@@ -297,6 +296,9 @@ def _write(
         return replace(base, status=status, reason=decision.reason)
     if decision.action == "replace":
         ledger.forget(conn, decision.simulation_id)
+    # Here, not once up front: a merge of experiment databases alone (each simulation keeps its
+    # own experiment) must not leave an empty experiment named after the target.
+    ledger.ensure_experiment(conn, job.experiment_id)
     ledger.record(
         conn,
         simulation_id=decision.simulation_id,
