@@ -112,7 +112,7 @@ def merge_command(
             click.echo(render(report))
     if report.stopped:
         raise Interrupted(
-            f"interrupted: {report.not_started} sources not started; "
+            f"interrupted: {report.unstarted} not started; "
             "run the same command again to finish the job"
         )
     if not report.ok:
@@ -208,7 +208,7 @@ def render(report: MergeReport) -> str:
         f"{report.count('merged')} merged, {report.count('skipped')} skipped, "
         f"{report.count('rejected')} rejected"
         + (f", {report.count('planned')} to merge" if report.dry_run else "")
-        + (f", {report.not_started} not started" if report.stopped else "")
+        + (f", {report.unstarted} not started" if report.stopped else "")
         + f" in {report.seconds:.2f} s"
     )
     return "\n".join(lines)

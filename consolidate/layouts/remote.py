@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, MetaData, Table, inspect, select
+from sqlalchemy import Connection, Engine, MetaData, Table, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
@@ -58,7 +58,7 @@ def copy_to_sqlite(url: str, path: Path) -> str:
         if revision is None:
             raise SourceError(name, "not an experiment database (no schema revision)")
         migrations.upgrade(target, revision)
-        with source.connect() as read, target.begin() as write:
+        with _snapshot(source) as read, target.begin() as write:
             present = set(inspect(read).get_table_names())
             tables = MetaData()
             tables.reflect(bind=write)
@@ -72,6 +72,23 @@ def copy_to_sqlite(url: str, path: Path) -> str:
         source.dispose()
         target.dispose()
     return name
+
+
+@contextmanager
+def _snapshot(source: Engine) -> Iterator[Connection]:
+    """One read-only transaction that sees every table as of one moment.
+
+    Under PostgreSQL's default READ COMMITTED each SELECT sees what was committed when it began,
+    so a writer committing between two tables' reads would leave rows whose simulation the
+    copy lacks. REPEATABLE READ fixes one snapshot for the whole transaction.
+    """
+    with source.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        with conn.begin():
+            yield conn
 
 
 def _copy_table(read: Connection, write: Connection, into: Table) -> None:

@@ -12,6 +12,11 @@ its experiment's row. A simulation is "the same" as one the target holds under i
 The same id with other content follows ``--on-conflict``; ``--replace`` replaces a simulation
 merged from the same source path or written by the writer. Re-running skips what is there, and
 a killed run leaves whole simulations only, so running it again finishes the job.
+
+A writer run that is still being written (status ``running`` or ``pending``) is skipped with
+that reason: copying it would carry half a run, and the finished run would then conflict with
+its own copy. A simulation whose experiment row is missing is rejected, on every target (a
+SQLite target would otherwise take it as an orphan, PostgreSQL's foreign key would refuse it).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from consolidate.merging.report import SourceOutcome, database_reason, merged
 from consolidate.sinks import for_target
 
 ALREADY_THERE = "already there (a writer run with the same rows)"
+UNFINISHED = ("running", "pending")
+STOPPED = "not started: the merge was stopped"
 
 
 class Copy(Protocol):
@@ -66,12 +73,17 @@ def merge_experiment(
     name: str,
     *,
     on_source: Callable[[SourceOutcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[SourceOutcome]:
     """Copy every simulation of the experiment database ``opened`` into the target.
 
     ``name`` is what outcomes call the source (its path, or the URL it was copied from). A
     problem with the whole file (damage, a value no target can carry, a column without a home)
     rejects every simulation in it, before anything is written.
+
+    ``should_stop`` is asked before each simulation begins; once it returns True no further
+    simulation starts, and each one not started gets an outcome with status ``not started``
+    (not passed to ``on_source``), so the caller can count them.
     """
     base = SourceOutcome(
         path=name,
@@ -99,7 +111,11 @@ def merge_experiment(
             on_source(outcome)
         return [outcome]
     outcomes = []
-    for sim in sims:
+    for n, sim in enumerate(sims):
+        if should_stop is not None and should_stop():
+            unbegun = replace(base, status="not started", reason=STOPPED)
+            outcomes += [replace(unbegun, simulation_id=s["simulation_id"]) for s in sims[n:]]
+            break
         started = time.perf_counter()
         one = replace(base, simulation_id=sim["simulation_id"])
         try:
@@ -136,6 +152,18 @@ def _one(
     base: SourceOutcome,
 ) -> SourceOutcome:
     own = str(sim["simulation_id"])
+    if experiment is None:
+        raise SourceError(
+            str(opened.path), f"simulation {own}: its experiment {sim['experiment_id']} is missing"
+        )
+    if sim.get("origin") == "writer" and sim.get("status") in UNFINISHED:
+        # A merged run file's status is history (AgentFarm often left "running"): it is whole.
+        return replace(
+            base,
+            status="skipped",
+            reason=f"simulation {own} is still being written (status {sim['status']}); "
+            "merge again when it has finished",
+        )
     counts = central.own_counts(opened.connect, opened.mapping, own)
     base = replace(base, rows=counts)
     if copy.engine is None:
@@ -217,9 +245,18 @@ def _decide(
             return ledger.Decision("skip", own, ledger.ALREADY_MERGED)
     elif held.origin == "writer" and held.source_sha256 is None and _same_rows(conn, opened, own):
         return ledger.Decision("skip", own, ALREADY_THERE)
-    if copy.replace and (held.origin, held.source_path) == (sim["origin"], sim["source_path"]):
+    replaceable = (held.origin, held.source_path) == (sim["origin"], sim["source_path"])
+    if copy.replace and replaceable:
         return ledger.Decision("replace", own, "content changed since it was merged")
-    return ledger.conflict(conn, own, held.source_path or "the writer", copy.on_conflict)
+    holder = held.source_path or "the writer"
+    decision = ledger.conflict(conn, own, holder, copy.on_conflict)
+    if decision.action == "reject" and replaceable:  # --replace would take it: say so
+        return replace(
+            decision,
+            reason=f"simulation_id {own} already belongs to {holder} with other rows; "
+            "use --replace to replace it, or --on-conflict rename or skip",
+        )
+    return decision
 
 
 def _same_rows(conn: Connection, opened: OpenSource, own: str) -> bool:

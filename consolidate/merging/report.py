@@ -11,7 +11,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 @dataclass(frozen=True)
 class SourceOutcome:
-    """One source's fate. ``status`` is merged, skipped, rejected, or planned (``--dry-run``)."""
+    """One source's fate. ``status`` is merged, skipped, rejected, planned (``--dry-run``), or
+    not started (a simulation of an experiment database when the merge was asked to stop)."""
 
     path: str
     status: str
@@ -57,9 +58,14 @@ class MergeReport:
     not_started: int = 0  # sources never begun because the caller asked the merge to stop
 
     @property
+    def unstarted(self) -> int:
+        """Sources, and simulations of experiment databases, never begun because of a stop."""
+        return self.not_started + self.count("not started")
+
+    @property
     def stopped(self) -> bool:
-        """The merge was asked to stop before every source was begun."""
-        return self.not_started > 0
+        """The merge was asked to stop before every source (or simulation) was begun."""
+        return self.unstarted > 0
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
@@ -81,7 +87,7 @@ class MergeReport:
                 "skipped": self.count("skipped"),
                 "rejected": self.count("rejected"),
                 "planned": self.count("planned"),
-                "not_started": self.not_started,
+                "not_started": self.unstarted,
                 "rows_read": sum(t.read for t in self.tables),
                 "rows_written": sum(t.written for t in self.tables),
                 "seconds": round(self.seconds, 3),
