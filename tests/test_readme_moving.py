@@ -6,6 +6,7 @@ runs them on a fresh database and puts the placeholder back into what they print
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -18,9 +19,16 @@ from sqlalchemy import URL
 
 from consolidate.schema.targets import describe
 from tests.conftest import FIXTURES, REPO
+from tests.test_readme import (
+    PLACEHOLDER,
+    matches,
+    normalised,
+    output_lines,
+    steps,
+    transcripts,
+)
 
 README = (REPO / "README.md").read_text()
-PLACEHOLDER = "postgresql+psycopg://me@dbhost/lab"
 
 
 def without_seconds(text: str) -> str:
@@ -45,6 +53,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_moving_an_experiment_database_to_postgresql(tmp_path: Path, postgres_url: URL) -> None:
+    """The server transcripts, whole, through the matcher every README transcript passes."""
     cwd = folder(tmp_path)
     url = postgres_url.render_as_string(hide_password=False)
 
@@ -53,27 +62,23 @@ def test_moving_an_experiment_database_to_postgresql(tmp_path: Path, postgres_ur
         return text.replace(f"(experiment {postgres_url.database})", "(experiment lab)")
 
     run(cwd, "merge", "fixtures/legacy", "-o", "experiment.db", "-q")
-    moved = run(cwd, "merge", "experiment.db", "-o", url).stdout.splitlines()
-    assert moved[0].split() == ["table", "read", "written", "rejected", "seconds"]
-    in_readme(re.sub(r"\s+\d+\.\d{3}$", "", moved[-2]))  # the total, timing aside
-    in_readme(shown(moved[-1]))
-    checked = run(cwd, "verify", url, "experiment.db").stdout.splitlines()
-    in_readme(shown(checked[-1]))
-    again = run(cwd, "merge", "experiment.db", "-o", url).stdout.splitlines()
-    in_readme(shown(again[-1]))
-
-
-def test_combining_two_experiment_databases(tmp_path: Path) -> None:
-    cwd = folder(tmp_path)
-    block = README.split("Two experiment databases", 1)[1].split("```sh\n", 1)[1]
-    commands = block.split("```", 1)[0].strip().splitlines()
-    assert len(commands) == 4
-    outputs = []
-    for command in commands:
-        args = [a.strip("'") for a in command.split()[1:]]
-        outputs.append(run(cwd, *args).stdout.splitlines())
-    in_readme(outputs[2][-1])
-    in_readme(outputs[3][-1])
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    checked = 0
+    for transcript in transcripts(server=True):
+        for command, expected in steps(transcript):
+            done = subprocess.run(
+                ["bash", "-c", command.replace(PLACEHOLDER, url)],
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+            )
+            assert done.returncode == 0, done.stdout
+            actual = normalised(output_lines(shown(done.stdout)), cwd)
+            assert matches(normalised(expected, cwd), actual), "\n".join([f"$ {command}", *actual])
+            checked += 1
+    assert checked == 3
 
 
 def test_what_postgresql_refuses_is_refused_everywhere_in_one_line(
