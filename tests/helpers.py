@@ -6,9 +6,13 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,3 +99,35 @@ def shared_dir() -> Iterator[Path]:
             if path.is_dir() and not path.is_symlink():
                 path.chmod(0o755)
         shutil.rmtree(folder)
+
+
+PAUSED_CLI = Path(__file__).with_name("paused_cli.py")
+
+
+def paused_merge(args: list[str], folder: Path, *, at: int, **popen: Any) -> subprocess.Popen[str]:
+    """``consolidate merge ARGS`` in a child that pauses inside the ``at``-th simulation's
+    transaction (see tests/paused_cli.py); :func:`wait_until_paused` waits for it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PAUSE_AT": str(at), "PAUSE_DIR": str(folder)}
+    return subprocess.Popen(
+        [sys.executable, str(PAUSED_CLI), "merge", *args], env=env, text=True, **popen
+    )
+
+
+def wait_until_paused(
+    process: subprocess.Popen[str], folder: Path, *, timeout: float = 120
+) -> None:
+    """Bounded polling; fails, saying why, if the child ends first or never gets there."""
+    for _ in range(int(timeout * 100)):
+        if (folder / "paused").exists():
+            return
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"the merge ended (exit {process.returncode}) before pausing: {err}")
+        time.sleep(0.01)
+    process.kill()
+    pytest.fail(f"the merge did not reach its pause point within {timeout} s")
+
+
+def resume(folder: Path) -> None:
+    (folder / "resume").touch()

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from consolidate.schema import DATA_TABLES, migrations
 from consolidate.schema.targets import central_engine, describe
 from consolidate.writer import ExperimentDatabase
 from fixtures.make_fixtures import generate
-from tests.helpers import LEGACY_FIXTURES, ddl_of, fixture
+from tests.helpers import LEGACY_FIXTURES, ddl_of, fixture, paused_merge, wait_until_paused
 from tests.test_merge_crash import merged_count
 from tests.test_writer_support import query, state
 
@@ -185,20 +184,20 @@ def test_sigkill_while_moving_then_rerun_finishes(tmp_path: Path) -> None:
     ]
     old = laptop(tmp_path, "old", runs, ())
     target = tmp_path / "new.db"
-    command = [sys.executable, "-m", "consolidate", "merge", str(old), "-o", str(target), "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while process.poll() is None and merged_count(target) < 3:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    args = [str(old), "-o", str(target), "-q"]
+    pause = tmp_path / "pause"
+    # Killed inside the fourth simulation's transaction, its rows written, not committed.
+    process = paused_merge(args, pause, at=4, stdout=subprocess.DEVNULL)
+    wait_until_paused(process, pause)
     process.send_signal(signal.SIGKILL)
-    process.wait()
-    if process.returncode != -signal.SIGKILL:
-        pytest.skip("the move finished before it could be killed on this machine")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert merged_count(target) == 3
+    command = [sys.executable, "-m", "consolidate", "merge", *args]
     rerun = subprocess.run(command + ["--json"], capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     totals = json.loads(rerun.stdout)["totals"]
-    assert totals["merged"] + totals["skipped"] == 16 and totals["skipped"] >= 3
+    assert (totals["merged"], totals["skipped"]) == (13, 3)
     assert verify(str(target), [str(old)]).ok
 
 

@@ -7,14 +7,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from consolidate import verify
 from fixtures.make_fixtures import generate
-from tests.helpers import ddl_of, fixture
+from tests.helpers import ddl_of, fixture, paused_merge, wait_until_paused
 
 SOURCES = 24
 
@@ -60,18 +59,17 @@ def test_sigkill_then_rerun_finishes_exactly_once(tmp_path: Path, kill_after: in
     runs = tmp_path / "runs"
     build_corpus(runs)
     target = tmp_path / "experiment.db"
-    command = [sys.executable, "-m", "consolidate", "merge", str(runs), "-o", str(target), "-q"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while merged_count(target) < kill_after and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    args = [str(runs), "-o", str(target), "-q"]
+    pause = tmp_path / "pause"
+    # Killed inside the transaction of source kill_after + 1, its rows written, not committed.
+    process = paused_merge(args, pause, at=kill_after + 1, stdout=subprocess.DEVNULL)
+    wait_until_paused(process, pause)
     process.send_signal(signal.SIGKILL)
-    process.wait()
-    if process.returncode != -signal.SIGKILL:
-        pytest.skip("the merge finished before it could be killed on this machine")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
     survived = assert_no_partial_simulation(target)
-    assert survived < SOURCES
+    assert survived == kill_after
+    command = [sys.executable, "-m", "consolidate", "merge", *args]
     rerun = subprocess.run(command + ["--json"], capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     totals = json.loads(rerun.stdout)["totals"]

@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from sqlalchemy import URL, create_engine, text
 from consolidate import merge, verify
 from consolidate.cli import cli
 from fixtures.make_fixtures import generate
-from tests.helpers import LEGACY_FIXTURES, ddl_of, fixture
+from tests.helpers import LEGACY_FIXTURES, ddl_of, fixture, paused_merge, wait_until_paused
 
 
 def rendered(url: URL) -> str:
@@ -151,24 +150,16 @@ def test_sigkill_then_rerun_on_postgres(postgres_url: URL, tmp_path: Path) -> No
     ddl = ddl_of(fixture("f7-slim-actions__v33"))
     for n in range(16):
         generate(ddl, runs / f"sim_{n:02d}.db", seed=n, agents=30, steps=40)
-    process = _merge_process(runs, postgres_url)
-    engine = create_engine(postgres_url)
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with engine.connect() as conn:
-                if conn.execute(text("SELECT count(*) FROM simulations")).scalar_one() >= 3:
-                    break
-        except Exception:  # the schema may not exist yet
-            pass
-        time.sleep(0.01)
+    pause = tmp_path / "pause"
+    args = [str(runs), "-o", rendered(postgres_url), "--json", "-q"]
+    # Killed inside the fourth source's transaction, its rows sent, not committed.
+    process = paused_merge(args, pause, at=4, stdout=subprocess.DEVNULL)
+    wait_until_paused(process, pause)
     process.send_signal(signal.SIGKILL)
-    process.communicate()
-    engine.dispose()
-    if process.returncode != -signal.SIGKILL:
-        pytest.skip("the merge finished before it could be killed on this machine")
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
     survived = len(counts_by_simulation(postgres_url))
-    assert survived < 16
+    assert survived == 3
     rerun = _merge_process(runs, postgres_url)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
