@@ -127,6 +127,21 @@ def test_a_stop_is_heard_between_simulations(tmp_path: Path) -> None:
     assert query(str(tmp_path / "new.db"), "SELECT simulation_id FROM simulations") == [("a",)]
 
 
+def test_merge_stops_between_an_experiments_simulations(tmp_path: Path) -> None:
+    """The same stop through ``merge()``: the CLI's Ctrl-C inside one experiment database."""
+    old = laptop(tmp_path, "old", [], ("a", "b", "c", "d"))
+    stop = threading.Event()
+    report = merge(
+        [str(old)],
+        str(tmp_path / "new.db"),
+        on_source=lambda _: stop.set(),
+        should_stop=stop.is_set,
+    )
+    assert report.stopped and report.unstarted == 3
+    assert [o.status for o in report.sources].count("merged") == 1
+    assert query(str(tmp_path / "new.db"), "SELECT simulation_id FROM simulations") == [("a",)]
+
+
 @pytest.fixture
 def writer_between_tables(postgres_url: URL) -> Iterator[list[str]]:
     """While a URL source is copied, a writer commits a whole run just after the simulations

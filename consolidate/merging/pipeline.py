@@ -57,6 +57,7 @@ class _Job:
     #: Threads that hash and check a source beside its copy, started once per merge: starting
     #: a thread per source cost a small source almost a millisecond.
     checks: ThreadPoolExecutor | None = None
+    should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
 
 
 def merge(
@@ -87,9 +88,10 @@ def merge(
         on_source: called after each source with its outcome (progress).
         on_table: called after each table copy with (table, rows, seconds) (progress).
         on_plan: called once with the number of sources found.
-        should_stop: asked before each source begins; once it returns True no further source
+        should_stop: asked before each source begins (and before each simulation of an
+            experiment database); once it returns True no further source or simulation
             starts, the ones under way finish their transaction (committed or rolled back), and
-            the report says how many were not started (``MergeReport.not_started``). This is how
+            the report says how many were not started (``MergeReport.unstarted``). This is how
             a caller stops a merge cleanly (the CLI does it on Ctrl-C): an exception thrown
             into the middle of a commit could leave the source's fate unknown.
 
@@ -125,6 +127,7 @@ def merge(
         on_conflict=conflict,
         on_table=table_done,
         write_lock=threading.Lock() if url.get_backend_name() == "sqlite" else None,
+        should_stop=should_stop,
     )
     try:
         if engine is None or dry_run:
@@ -225,7 +228,9 @@ def merge_one(
             raise SourceError(str(source.path), source.problem)
         with open_source(source.path, check=False) as opened:
             if opened.is_experiment:
-                return experiments.merge_experiment(opened, job, base.path, on_source=on_source)
+                return experiments.merge_experiment(
+                    opened, job, base.path, on_source=on_source, should_stop=job.should_stop
+                )
             base = replace(
                 base,
                 family=opened.layout.family,
