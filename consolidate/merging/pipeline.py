@@ -115,8 +115,8 @@ def merge(
     def table_done(table: str, rows: int, spent: float) -> None:
         with counting:
             seconds[table] += spent
-            if on_table is not None:
-                on_table(table, rows, spent)  # the CLI's progress bar is not thread-safe either
+        if on_table is not None:  # outside the lock: a caller's callback may wait on others
+            on_table(table, rows, spent)
 
     conflict = OnConflict(on_conflict)
     job = _Job(
