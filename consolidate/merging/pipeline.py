@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import URL, Connection, Engine
@@ -44,6 +44,27 @@ from consolidate.sources.discover import SourceFile
 TableCallback = Callable[[str, int, float], None]
 
 
+class _ExperimentRow:
+    """The target's experiment row, made once per merge by the first run file about to merge.
+
+    Not up front: a merge of experiment databases alone (each simulation keeps its experiment)
+    must not leave an empty experiment named after the target. Not inside the source's
+    transaction either: concurrent jobs would queue on the uncommitted row (PostgreSQL).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._made = False
+
+    def make(self, conn: Connection, experiment_id: str) -> None:
+        """On ``conn``, outside any transaction: one short committed transaction, the first time."""
+        with self._lock:
+            if not self._made:
+                with conn.begin():
+                    ledger.ensure_experiment(conn, experiment_id)
+                self._made = True
+
+
 @dataclass(frozen=True)
 class _Job:
     engine: Engine | None
@@ -58,6 +79,7 @@ class _Job:
     #: a thread per source cost a small source almost a millisecond.
     checks: ThreadPoolExecutor | None = None
     should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
+    experiment_row: _ExperimentRow = field(default_factory=_ExperimentRow)
 
 
 def merge(
@@ -270,6 +292,7 @@ def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceO
             # SQLite has one writer: threads of --jobs queue here, not on the busy timeout.
             stack.enter_context(job.write_lock)
         conn = stack.enter_context(job.engine.connect().execution_options(write_lock=True))
+        job.experiment_row.make(conn, job.experiment_id)
         try:
             sink = for_target(conn)
             with sink.session(conn, opened), conn.begin():
@@ -301,9 +324,6 @@ def _write(
         return replace(base, status=status, reason=decision.reason)
     if decision.action == "replace":
         ledger.forget(conn, decision.simulation_id)
-    # Here, not once up front: a merge of experiment databases alone (each simulation keeps its
-    # own experiment) must not leave an empty experiment named after the target.
-    ledger.ensure_experiment(conn, job.experiment_id)
     ledger.record(
         conn,
         simulation_id=decision.simulation_id,
