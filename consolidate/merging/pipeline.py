@@ -14,8 +14,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import URL, Connection, Engine
@@ -23,8 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
 from consolidate.layouts import remote
-from consolidate.layouts.inspection import blocking_problems, simulation_id_for
-from consolidate.layouts.reading import OpenSource, open_source
+from consolidate.layouts.inspection import simulation_id_for
+from consolidate.layouts.reading import open_source
 from consolidate.merging import experiments, ledger
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
@@ -32,54 +32,13 @@ from consolidate.merging.report import (
     MergeReport,
     SourceOutcome,
     database_reason,
-    merged,
     summarise,
 )
 from consolidate.merging.rerun import already_merged
+from consolidate.merging.source_transaction import Job, TableCallback, merge_opened
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
-from consolidate.sinks import Sink, for_target
 from consolidate.sources.discover import SourceFile
-
-TableCallback = Callable[[str, int, float], None]
-
-
-class _ExperimentRow:
-    """The target's experiment row, made once per merge by the first run file about to merge.
-
-    Not up front: a merge of experiment databases alone (each simulation keeps its experiment)
-    must not leave an empty experiment named after the target. Not inside the source's
-    transaction either: concurrent jobs would queue on the uncommitted row (PostgreSQL).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._made = False
-
-    def make(self, conn: Connection, experiment_id: str) -> None:
-        """On ``conn``, outside any transaction: one short committed transaction, the first time."""
-        with self._lock:
-            if not self._made:
-                with conn.begin():
-                    ledger.ensure_experiment(conn, experiment_id)
-                self._made = True
-
-
-@dataclass(frozen=True)
-class _Job:
-    engine: Engine | None
-    experiment_id: str
-    plan: Plan | None  # set for --dry-run
-    replace: bool
-    on_conflict: OnConflict
-    on_table: TableCallback | None
-    write_lock: threading.Lock | None  # SQLite targets: one writing thread at a time
-    known: ledger.Snapshot | None = None  # what the target held when the merge started
-    #: Threads that hash and check a source beside its copy, started once per merge: starting
-    #: a thread per source cost a small source almost a millisecond.
-    checks: ThreadPoolExecutor | None = None
-    should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
-    experiment_row: _ExperimentRow = field(default_factory=_ExperimentRow)
 
 
 def merge(
@@ -141,7 +100,7 @@ def merge(
             on_table(table, rows, spent)
 
     conflict = OnConflict(on_conflict)
-    job = _Job(
+    job = Job(
         engine=engine,
         experiment_id=experiment,
         plan=Plan(replace=replace, on_conflict=conflict) if dry_run else None,
@@ -175,12 +134,12 @@ def merge(
     )
 
 
-def _with_snapshot(job: _Job, conn: Connection) -> _Job:
+def _with_snapshot(job: Job, conn: Connection) -> Job:
     """``job`` knowing what the ledger holds, so a re-run skips merged sources from memory."""
     return replace(job, known=ledger.snapshot(conn))
 
 
-def _with_checks(job: _Job, checks: ThreadPoolExecutor) -> _Job:
+def _with_checks(job: Job, checks: ThreadPoolExecutor) -> Job:
     return replace(job, checks=checks)  # ``replace`` is an argument's name inside merge()
 
 
@@ -209,7 +168,7 @@ def _open_target(url: URL, *, dry_run: bool, target_path: str | None, jobs: int)
 
 def _run_all(
     files: list[SourceFile],
-    job: _Job,
+    job: Job,
     jobs: int,
     on_source: Callable[[SourceOutcome], None] | None,
     should_stop: Callable[[], bool] | None = None,
@@ -233,7 +192,7 @@ def _run_all(
 
 def merge_one(
     source: SourceFile,
-    job: _Job,
+    job: Job,
     on_source: Callable[[SourceOutcome], None] | None = None,
 ) -> list[SourceOutcome]:
     """Merge one source (an experiment database: each of its simulations); every failure
@@ -259,7 +218,7 @@ def merge_one(
                 schema_version=opened.layout.schema_version,
                 simulation_id=simulation_id_for(source, opened),
             )
-            outcome = _merge_opened(opened, base, job)
+            outcome = merge_opened(opened, base, job)
     except SourceError as exc:
         outcome = replace(base, status="rejected", reason=exc.reason)
     except (SQLAlchemyError, sqlite3.Error) as exc:
@@ -273,104 +232,3 @@ def _done(
     if on_source is not None:
         on_source(outcome)
     return [outcome]
-
-
-def _merge_opened(opened: OpenSource, base: SourceOutcome, job: _Job) -> SourceOutcome:
-    counts = opened.row_counts()
-    problems = blocking_problems(opened, opened.unknown_table_counts())
-    if problems:
-        return replace(base, reason="; ".join(problems), rows=counts)
-    legacy_row = opened.simulation_row()
-    if job.plan is not None:
-        if job.engine is None:  # the target does not exist (yet)
-            return job.plan.source(None, opened, replace(base, rows=counts))
-        with job.engine.connect() as conn:
-            return job.plan.source(conn, opened, replace(base, rows=counts))
-    assert job.engine is not None
-    with contextlib.ExitStack() as stack:
-        if job.write_lock is not None:
-            # SQLite has one writer: threads of --jobs queue here, not on the busy timeout.
-            stack.enter_context(job.write_lock)
-        conn = stack.enter_context(job.engine.connect().execution_options(write_lock=True))
-        job.experiment_row.make(conn, job.experiment_id)
-        try:
-            sink = for_target(conn)
-            with sink.session(conn, opened), conn.begin():
-                return _write(conn, sink, opened, replace(base, rows=counts), legacy_row, job)
-        except ledger.Skipped as skipped:  # the transaction was rolled back
-            return replace(base, status="skipped", reason=str(skipped), rows=counts)
-
-
-def _write(
-    conn: Connection,
-    sink: Sink,
-    opened: OpenSource,
-    base: SourceOutcome,
-    legacy_row: dict[str, object] | None,
-    job: _Job,
-) -> SourceOutcome:
-    """One source's transaction: decide, record provenance, copy, check, seal.
-
-    Two locks make concurrent merges (other processes, other machines) safe: one on the
-    simulation_id before the ledger is read, one on the content hash before looking for a twin.
-    They are always taken in that order, so two merges never wait on each other in a cycle.
-    """
-    sink.lock(conn, f"simulation:{base.simulation_id}")
-    decision = _decide(conn, opened, base, job)
-    if decision.simulation_id != base.simulation_id:
-        sink.lock(conn, f"simulation:{decision.simulation_id}")
-    if decision.action in ("skip", "reject"):
-        status = "skipped" if decision.action == "skip" else "rejected"
-        return replace(base, status=status, reason=decision.reason)
-    if decision.action == "replace":
-        ledger.forget(conn, decision.simulation_id)
-    ledger.record(
-        conn,
-        simulation_id=decision.simulation_id,
-        experiment_id=job.experiment_id,
-        source_path=str(opened.path),
-        sha256=None,
-        family=opened.layout.family,
-        schema_version=opened.layout.schema_version,
-        counts=base.rows,
-        legacy_row=legacy_row,
-    )
-    # Hashing and the integrity check each read the whole source; they run beside the copy
-    # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
-    with contextlib.ExitStack() as stack:
-        checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        checked = checks.submit(_hash_and_check, opened)
-        own, sim = base.simulation_id or "", decision.simulation_id
-        try:
-            written = sink.copy_tables(conn, opened, sim, own, on_table=job.on_table)
-        except (SourceError, SQLAlchemyError, sqlite3.Error):
-            checked.result()  # a value no target can carry is the reason, on every sink
-            raise
-        except BaseException:
-            wait([checked])  # the source is closed next: the check must be done reading it
-            raise
-        sha256 = checked.result()
-    sink.lock(conn, f"content:{sha256}")
-    ledger.refuse_twin(conn, sha256, besides=decision.simulation_id)
-    ledger.seal(conn, decision.simulation_id, sha256)
-    if written != {table: rows for table, rows in base.rows.items() if table in written}:
-        raise SourceError(str(opened.path), f"rows read {base.rows} but written {written}")
-    return merged(base, decision.simulation_id, decision.reason, written)
-
-
-def _hash_and_check(opened: OpenSource) -> str:
-    opened.check_integrity()
-    return opened.sha256
-
-
-def _decide(
-    conn: Connection, opened: OpenSource, base: SourceOutcome, job: _Job
-) -> ledger.Decision:
-    return ledger.decide(
-        conn,
-        simulation_id=base.simulation_id or "",
-        sha256=lambda: opened.sha256,
-        source_path=str(opened.path),
-        replace=job.replace,
-        on_conflict=job.on_conflict,
-    )
