@@ -3,18 +3,29 @@
 AgentFarm's callers hand ``_execute_in_transaction`` a function of a session that queries
 AgentFarm's own models (``AgentModel``, ``AgentStateModel``, ...): the central tables have the
 same names and columns, so those queries run here unchanged. Those models key ``agents`` by
-``agent_id`` alone, though, so the ORM would update or delete an agent by that id in every
-simulation at once (seeded replicates share agent ids). A simulation's session therefore
-rewrites such changes to touch only its own simulation's rows; see :func:`simulation_sessions`.
+``agent_id`` alone, though, so unscoped the ORM would read, update or delete an agent by that
+id in every simulation at once (seeded replicates share agent ids), and its identity map would
+merge the replicates' rows into one object. A simulation's session therefore adds its
+``simulation_id`` to every statement it runs and every change it flushes; see
+:func:`simulation_sessions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, delete, event, inspect, update
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy import Delete, Engine, Insert, Table, Update, delete, event, inspect, update
+from sqlalchemy.orm import (
+    Mapper,
+    ORMExecuteState,
+    Session,
+    scoped_session,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from consolidate.errors import UsageError
 from consolidate.schema import metadata
@@ -35,7 +46,15 @@ def _factory(engine: Engine) -> sessionmaker[Session]:
 def simulation_sessions(
     engine: Engine, simulation_id: str, reserve_key: Callable[[str], int | None]
 ) -> scoped_session[Session]:
-    """Like :func:`sessions`, for one simulation: what a flush writes stays inside it.
+    """Like :func:`sessions`, for one simulation: what it reads and writes stays inside it.
+
+    Every statement the session executes (:func:`scope_statement`) sees only this simulation's
+    rows of the central tables that have ``simulation_id``: ORM queries, ``Session.get``, lazy
+    loads and ORM-enabled bulk ``update``/``delete`` get ``simulation_id = <this one>`` on every
+    model mapped to such a table, Core ``update``/``delete`` of such a table get it in their
+    ``WHERE``, and a statement that reads such a table it cannot scope is refused. So the
+    identity map only ever holds this simulation's rows, even of models keyed by ``agent_id``.
+    Raw SQL (``text()``) is run as written: scoping it is the caller's job.
 
     Before each flush, for every object of a central table that has ``simulation_id``:
 
@@ -85,8 +104,89 @@ def simulation_sessions(
                     session.execute(update(table).where(*where).values(**changed))
             session.expunge(obj)
 
+    def do_orm_execute(state: ORMExecuteState) -> None:
+        scope_statement(state, simulation_id)
+
     event.listen(factory, "before_flush", before_flush)
+    event.listen(factory, "do_orm_execute", do_orm_execute)
     return scoped_session(factory)
+
+
+def scope_statement(state: ORMExecuteState, simulation_id: str) -> None:
+    """Confine a statement a simulation's session is about to run to that simulation's rows.
+
+    Raises:
+        UsageError: it reads a central table that has ``simulation_id`` through something
+            neither an ORM model with that column nor a Core ``update``/``delete`` of it (a
+            Core ``select`` of the table, say), or inserts rows of another simulation.
+    """
+    statement = state.statement
+    if not isinstance(statement, ClauseElement):
+        return
+    touched = {t.name for t in find_tables(statement, include_aliases=True) if _scoped_name(t)}
+    covered: set[str] = set()
+    if isinstance(statement, Insert):
+        _check_insert(state, statement, simulation_id)
+        covered.add(getattr(statement.table, "name", ""))
+    elif isinstance(statement, Update | Delete) and not state.is_orm_statement:
+        target = statement.table
+        if isinstance(target, Table) and _scoped_name(target) and "simulation_id" in target.c:
+            state.statement = statement.where(target.c.simulation_id == simulation_id)
+            covered.add(target.name)
+    # The models of every registry the statement uses: a query's joins, subqueries and the
+    # relationships it loads may name models other than its result's (and a count() has none).
+    involved = [*state.all_mappers, *([state.bind_mapper] if state.bind_mapper else [])]
+    mappers = {m for mapper in involved for m in mapper.registry.mappers}
+    options = []
+    for mapper in mappers:
+        if _scoped_mapper(mapper):
+            cls = mapper.class_
+            options.append(
+                with_loader_criteria(cls, cls.simulation_id == simulation_id, include_aliases=True)
+            )
+            covered.add(getattr(mapper.local_table, "name", ""))
+    if touched - covered:
+        raise UsageError(
+            f"simulation {simulation_id}: its session cannot scope a statement on "
+            f"{', '.join(sorted(touched - covered))} to its own rows; query through a model "
+            "that maps simulation_id, or filter raw SQL (text()) on simulation_id yourself"
+        )
+    if options and not isinstance(statement, Insert):
+        state.statement = state.statement.options(*options)
+
+
+def _scoped_name(table: object) -> bool:
+    central = metadata.tables.get(getattr(table, "name", ""))
+    return central is not None and "simulation_id" in central.c
+
+
+def _scoped_mapper(mapper: Mapper[Any]) -> bool:
+    return _scoped_name(mapper.local_table) and "simulation_id" in mapper.columns
+
+
+def _check_insert(state: ORMExecuteState, statement: Insert, simulation_id: str) -> None:
+    """Refuse an insert whose rows name another simulation (missing ids are the database's to
+    refuse: ``simulation_id`` is NOT NULL)."""
+    given = state.parameters
+    batches: list[Any] = list(given) if isinstance(given, list | tuple) else [given or {}]
+    # Values given in .values(...): compiling an ORM insert here would spoil its later
+    # execution, so they are read off the statement (several rows of .values([...]) included).
+    embedded = [getattr(statement, "_values", None) or {}]
+    embedded += [row for rows in getattr(statement, "_multi_values", ()) for row in rows]
+    values = [v for batch in batches for k, v in batch.items() if k == "simulation_id"]
+    values += [
+        getattr(v, "value", v)
+        for row in embedded
+        if isinstance(row, Mapping)
+        for k, v in row.items()
+        if getattr(k, "key", k) == "simulation_id"
+    ]
+    others = sorted({str(v) for v in values if v != simulation_id})
+    if others:
+        raise UsageError(
+            f"simulation {simulation_id}: its session cannot write rows of simulation "
+            f"{', '.join(others)}"
+        )
 
 
 def _scoped_table(obj: object) -> Table | None:

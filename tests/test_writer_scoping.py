@@ -1,0 +1,142 @@
+"""A simulation's ORM session reads and changes its own simulation's rows only, whatever it runs.
+
+Two seeded replicates share agent ids; AgentFarm's models key ``agents`` by ``agent_id`` alone,
+so an unscoped query, bulk update or delete would see or change both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.orm import aliased
+
+from consolidate.errors import UsageError
+from consolidate.schema import metadata
+from consolidate.writer import ExperimentDatabase
+from consolidate.writer.context import SimulationContext
+from tests.agentfarm_driver import AgentModel
+from tests.test_agentfarm_port import rows
+
+
+@pytest.fixture
+def replicates(any_target: str) -> Iterator[tuple[str, SimulationContext, SimulationContext]]:
+    """Simulations ``one`` and ``two``, each with agents ``agent_x`` and ``agent_y``."""
+    with ExperimentDatabase(any_target, "exp") as database:
+        contexts = [database.create_simulation_context(s) for s in ("one", "two")]
+        for ctx in contexts:
+            ctx.log_agent("agent_x", 0, "SystemAgent", (0.0, 0.0), 1.0, 100.0)
+            ctx.log_agent("agent_y", 0, "SystemAgent", (0.0, 0.0), 1.0, 100.0)
+            ctx.flush_all_buffers()
+        yield any_target, contexts[0], contexts[1]
+
+
+def agents(target: str) -> list[tuple[Any, ...]]:
+    return rows(target, "SELECT simulation_id, agent_id, death_time FROM agents ORDER BY 1, 2")
+
+
+UNTOUCHED_TWO = [("two", "agent_x", None), ("two", "agent_y", None)]
+
+
+def test_queries_see_only_the_sessions_simulation(
+    replicates: tuple[str, SimulationContext, SimulationContext],
+) -> None:
+    _, one, _ = replicates
+
+    def look(session: Any) -> Any:
+        return (
+            session.query(AgentModel).count(),
+            [a.simulation_id for a in session.query(AgentModel).filter_by(agent_id="agent_x")],
+            session.scalars(select(AgentModel.simulation_id)).all(),
+            session.get(AgentModel, "agent_y").simulation_id,
+            session.query(AgentModel).filter_by(simulation_id="two").all(),
+            session.query(aliased(AgentModel)).count(),
+        )
+
+    count, found, ids, got, others, via_alias = one._execute_in_transaction(look)
+    assert via_alias == 2
+    assert count == 2
+    assert found == ["one"]
+    assert ids == ["one", "one"]
+    assert got == "one"
+    assert others == []
+
+
+def test_bulk_updates_and_deletes_change_only_the_sessions_simulation(
+    replicates: tuple[str, SimulationContext, SimulationContext],
+) -> None:
+    target, one, _ = replicates
+    one._execute_in_transaction(
+        lambda s: (
+            s.query(AgentModel).filter(AgentModel.agent_id == "agent_x").update({"death_time": 3})
+        )
+    )
+    one._execute_in_transaction(
+        lambda s: s.execute(
+            update(AgentModel).where(AgentModel.agent_id == "agent_y").values(death_time=5)
+        )
+    )
+    assert agents(target) == [("one", "agent_x", 3), ("one", "agent_y", 5), *UNTOUCHED_TWO]
+    one._execute_in_transaction(
+        lambda s: s.query(AgentModel).filter(AgentModel.agent_id == "agent_x").delete()
+    )
+    one._execute_in_transaction(
+        lambda s: s.execute(delete(AgentModel).where(AgentModel.agent_id == "agent_y"))
+    )
+    assert agents(target) == UNTOUCHED_TWO
+
+
+def test_core_statements_on_tables_are_scoped_or_refused(
+    replicates: tuple[str, SimulationContext, SimulationContext],
+) -> None:
+    target, one, _ = replicates
+    table = metadata.tables["agents"]
+    one._execute_in_transaction(
+        lambda s: s.execute(update(table).where(table.c.agent_id == "agent_x").values(death_time=2))
+    )
+    one._execute_in_transaction(
+        lambda s: s.execute(delete(table).where(table.c.agent_id == "agent_y"))
+    )
+    assert agents(target) == [("one", "agent_x", 2), *UNTOUCHED_TWO]
+    with pytest.raises(UsageError, match="cannot scope"):
+        one._execute_in_transaction(lambda s: s.execute(select(table)).all())
+    with pytest.raises(UsageError, match="cannot write rows of simulation two"):
+        one._execute_in_transaction(lambda s: s.add(AgentModel(simulation_id="two", agent_id="z")))
+    with pytest.raises(UsageError, match="cannot write rows of simulation two"):
+        one._execute_in_transaction(
+            lambda s: s.execute(insert(AgentModel), [{"simulation_id": "two", "agent_id": "z"}])
+        )
+    with pytest.raises(UsageError, match="cannot write rows of simulation two"):
+        one._execute_in_transaction(
+            lambda s: s.execute(insert(AgentModel).values(simulation_id="two", agent_id="z"))
+        )
+    with pytest.raises(UsageError, match="cannot write rows of simulation two"):
+        one._execute_in_transaction(
+            lambda s: s.execute(insert(table).values([{"simulation_id": "two", "agent_id": "z"}]))
+        )
+    # Raw SQL stays the caller's to scope (documented): it runs as written.
+    assert (
+        one._execute_in_transaction(
+            lambda s: s.execute(text("SELECT count(*) FROM agents")).scalar()
+        )
+        == 3
+    )
+
+
+def test_an_attribute_change_updates_only_the_sessions_row(
+    replicates: tuple[str, SimulationContext, SimulationContext],
+) -> None:
+    target, _, two = replicates  # "one" was written first: unscoped, its rows load first
+
+    def kill(session: Any) -> None:
+        session.query(AgentModel).filter_by(agent_id="agent_x").one().death_time = 7
+
+    two._execute_in_transaction(kill)
+    two._execute_in_transaction(lambda s: s.delete(s.get(AgentModel, "agent_y")))
+    assert agents(target) == [
+        ("one", "agent_x", None),
+        ("one", "agent_y", None),
+        ("two", "agent_x", 7),
+    ]
