@@ -140,3 +140,32 @@ def test_an_attribute_change_updates_only_the_sessions_row(
         ("one", "agent_y", None),
         ("two", "agent_x", 7),
     ]
+
+
+@pytest.mark.parametrize("flushed", [False, True], ids=["agent-buffered", "agent-written"])
+def test_a_death_and_its_health_incident_are_written_together(
+    any_target: str, flushed: bool
+) -> None:
+    """AgentFarm writes both at once: a crash right after must not keep one without the other."""
+    with ExperimentDatabase(any_target, "exp") as database:
+        ctx = database.create_simulation_context("sim")
+        ctx.log_agent("agent_x", 0, "SystemAgent", (0.0, 0.0), 1.0, 100.0)
+        ctx.log_agent_action(step_number=0, agent_id="agent_x", action_type="move")
+        if flushed:
+            ctx.flush_all_buffers()
+        ctx.update_agent_death("agent_x", 4, cause="starvation")
+        # Read from another connection while the context is still open and nothing flushed.
+        assert agents(any_target) == [("sim", "agent_x", 4)]
+        assert rows(
+            any_target,
+            "SELECT simulation_id, step_number, agent_id, health_before, health_after, cause, "
+            "details FROM health_incidents",
+        ) == [("sim", 4, "agent_x", 0, 0, "starvation", '{"final_state": "dead"}')]
+        ctx.log_health_incident(
+            step_number=5, agent_id="agent_x", health_before=0, health_after=0, cause="later"
+        )
+        ctx.close()
+    assert rows(any_target, "SELECT incident_id, cause FROM health_incidents ORDER BY 1") == [
+        (1, "starvation"),
+        (2, "later"),
+    ]

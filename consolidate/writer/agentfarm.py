@@ -23,6 +23,7 @@ from sqlalchemy.orm import scoped_session
 from consolidate.errors import UsageError
 from consolidate.schema import metadata
 from consolidate.writer import records, rows
+from consolidate.writer.buffers import NUMBERED
 from consolidate.writer.export import export_tables
 from consolidate.writer.retry import write_transaction
 from consolidate.writer.sessions import run_in_transaction
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 AGENTS = metadata.tables["agents"]
 CONFIGS = metadata.tables["simulation_config"]
 SIMULATIONS = metadata.tables["simulations"]
+HEALTH_INCIDENTS = metadata.tables["health_incidents"]
 
 
 def utc_text(moment: datetime) -> str:
@@ -164,29 +166,39 @@ class AgentFarmMembers:
         """Set the agent's ``death_time`` and add its death to ``health_incidents``, as AgentFarm
         does (step ``death_time``, health 0 to 0, ``cause``, details ``{"final_state": "dead"}``).
 
-        An agent this simulation never logged is left alone, as in AgentFarm (which then logged
-        nothing either).
+        Both are written in one transaction before this returns, as AgentFarm wrote them, so a
+        crash never keeps one without the other; an agent still buffered is flushed first (with
+        the rows buffered before it). An agent this simulation never logged is left alone, as in
+        AgentFarm (which then logged nothing either).
         """
         agent_id = str(agent_id)
-        buffered = self.logger._buffers.pending("agents", agent_id)
-        if buffered is not None:
-            buffered["death_time"] = death_time
-            found = True
-        else:
-            where = (AGENTS.c.simulation_id == self.simulation_id) & (AGENTS.c.agent_id == agent_id)
+        if self.logger._buffers.pending("agents", agent_id) is not None:
+            self.logger.flush_all_buffers()
+        incident = rows.health_incident(
+            self.simulation_id,
+            step_number=death_time,
+            agent_id=agent_id,
+            health_before=0,
+            health_after=0,
+            cause=cause,
+            details={"final_state": "dead"},
+        )
+        key = NUMBERED["health_incidents"]
+        where = (AGENTS.c.simulation_id == self.simulation_id) & (AGENTS.c.agent_id == agent_id)
 
-            def work(conn: Connection) -> bool:
-                result = conn.execute(update(AGENTS).where(where).values(death_time=death_time))
-                return bool(result.rowcount)
+        def work(conn: Connection) -> bool:
+            result = conn.execute(update(AGENTS).where(where).values(death_time=death_time))
+            if not result.rowcount:
+                return False
+            if incident[key] is None:  # reserved once: a retried transaction keeps it
+                incident[key] = self.logger._buffers.reserve("health_incidents")
+            conn.execute(HEALTH_INCIDENTS.insert().values(**incident))
+            return True
 
-            found = write_transaction(self._engine, work)
-            self._record_changed |= found
+        found = write_transaction(self._engine, work)
+        self._record_changed |= found
         if not found:
             log.debug("simulation %s: no agent %s to mark dead", self.simulation_id, agent_id)
-            return
-        self.logger.log_health_incident(
-            death_time, agent_id, 0, 0, cause, details={"final_state": "dead"}
-        )
 
     def export_data(
         self,
