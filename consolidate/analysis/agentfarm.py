@@ -93,11 +93,7 @@ class AgentFarmQueries:
         Raises:
             QueryError: no such simulation (in the tool's experiment).
         """
-        known = select(SIMULATIONS.c.simulation_id).where(
-            SIMULATIONS.c.simulation_id == simulation_id, *self._scope(SIMULATIONS)
-        )
-        with self._connect() as conn:
-            self._check_known(set(conn.execute(known).scalars()), [simulation_id])
+        self._check_simulation(simulation_id)
         query = (
             select(AGENTS.c.agent_type, func.count(AGENTS.c.agent_id).label("count"))
             .where(AGENTS.c.simulation_id == simulation_id)
@@ -114,11 +110,7 @@ class AgentFarmQueries:
             QueryError: no such simulation (in the tool's experiment).
         """
         folder = Path(output_path)
-        known = select(SIMULATIONS.c.simulation_id).where(
-            SIMULATIONS.c.simulation_id == simulation_id, *self._scope(SIMULATIONS)
-        )
-        with self._connect() as conn:
-            self._check_known(set(conn.execute(known).scalars()), [simulation_id])
+        self._check_simulation(simulation_id)
         folder.mkdir(parents=True, exist_ok=True)
         written = {}
         for file_name, table_name in SIMULATION_FILES.items():
@@ -128,6 +120,14 @@ class AgentFarmQueries:
                 query = query.order_by(*table.primary_key.columns)
                 written[file_name] = write_csv(conn, query, folder / file_name)
         return written
+
+    def _check_simulation(self, simulation_id: str) -> None:
+        """Raise :class:`QueryError` unless the simulation exists in the tool's scope."""
+        known = select(SIMULATIONS.c.simulation_id).where(
+            SIMULATIONS.c.simulation_id == simulation_id, *self._scope(SIMULATIONS)
+        )
+        with self._connect() as conn:
+            self._check_known(set(conn.execute(known).scalars()), [simulation_id])
 
     # -- provided by ExperimentQueryTool -----------------------------------------------------
 

@@ -223,21 +223,25 @@ def _free_id(conn: Connection, base: str) -> str:
     return f"{base}~{n}"
 
 
-def ensure_experiment(conn: Connection, experiment_id: str) -> None:
+def ensure_experiment(conn: Connection, experiment_id: str, **columns: object) -> None:
     """Create the experiment row if it is missing (an existing one is left as it is).
 
-    ``ON CONFLICT DO NOTHING`` rather than look-then-insert: merges started at the same moment
-    on several machines all ask for the same experiment.
+    ``columns`` (other columns of ``experiments``, by name) replace a new row's defaults: name
+    the id, status ``consolidated``, creation_date now. ``ON CONFLICT DO NOTHING`` rather than
+    look-then-insert: merges (and writers) started at the same moment on several machines all
+    ask for the same experiment.
     """
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values: dict[str, object] = {
+        "name": experiment_id,
+        "status": "consolidated",
+        "creation_date": datetime.now(UTC),
+        **columns,
+        "experiment_id": experiment_id,
+    }
     conn.execute(
         dialect.insert(EXPERIMENTS)
-        .values(
-            experiment_id=experiment_id,
-            name=experiment_id,
-            status="consolidated",
-            creation_date=datetime.now(UTC),
-        )
+        .values(values)
         .on_conflict_do_nothing(index_elements=["experiment_id"])
     )
 

@@ -40,12 +40,6 @@ SIMULATIONS = metadata.tables["simulations"]
 HEALTH_INCIDENTS = metadata.tables["health_incidents"]
 
 
-def utc_text(moment: datetime) -> str:
-    """A datetime as the writer's UTC ISO-8601 text; a naive one is taken as local time, which
-    is what AgentFarm's naive ``datetime.now()`` meant."""
-    return moment.astimezone(UTC).isoformat()
-
-
 class AgentFarmMembers:
     """AgentFarm's ``DatabaseProtocol`` members of a simulation's context.
 
@@ -133,34 +127,28 @@ class AgentFarmMembers:
     ) -> None:
         """Set the given fields of this simulation's row, after flushing its buffered rows.
 
-        A status that ends the run (anything but ``pending``/``running``) with no ``end_time``
-        gets now as its end time; ``results_summary`` is stored as JSON text.
+        Stored as :func:`consolidate.writer.records.update_simulation` stores them (a status
+        that ends the run with no ``end_time`` gets now as its end time).
 
         Raises:
             UsageError: ``simulation_id`` is not this context's.
         """
         self._check_own(simulation_id)
         self.logger.flush_all_buffers()
-        values: dict[str, Any] = {}
-        if status is not None:
-            values["status"] = status
-            if status not in records.ACTIVE and end_time is None:
-                values["end_time"] = rows.utc_now()
-        if end_time is not None:
-            values["end_time"] = utc_text(end_time)
-        if results_summary is not None:
-            values["results_summary"] = json.dumps(dict(results_summary), default=str)
-        if simulation_db_path is not None:
-            values["simulation_db_path"] = str(simulation_db_path)
-        if not values:
+        if all(v is None for v in (status, end_time, results_summary, simulation_db_path)):
             return
         self._record_changed = True
-        where = SIMULATIONS.c.simulation_id == self.simulation_id
-
-        def work(conn: Connection) -> None:
-            conn.execute(update(SIMULATIONS).where(where).values(**values))
-
-        write_transaction(self._engine, work)
+        write_transaction(
+            self._engine,
+            lambda conn: records.update_simulation(
+                conn,
+                self.simulation_id,
+                status=status,
+                end_time=end_time,
+                results_summary=results_summary,
+                simulation_db_path=simulation_db_path,
+            ),
+        )
 
     def update_agent_death(self, agent_id: str, death_time: int, cause: str = "starvation") -> None:
         """Set the agent's ``death_time`` and add its death to ``health_incidents``, as AgentFarm

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, select, update
 
 from consolidate.errors import UsageError
-from consolidate.merging.ledger import forget
+from consolidate.merging import ledger
 from consolidate.schema import metadata
 from consolidate.writer.rows import utc_now
 
@@ -42,21 +41,18 @@ def ensure_experiment(
 ) -> None:
     """Create the experiment, ``running``, if it is missing; set name/description if given.
 
-    ``ON CONFLICT DO NOTHING``: several processes open the same experiment at once.
+    Several processes may open the same experiment at once: see
+    :func:`consolidate.merging.ledger.ensure_experiment`.
     """
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     now = datetime.now(UTC)
-    conn.execute(
-        dialect.insert(EXPERIMENTS)
-        .values(
-            experiment_id=experiment_id,
-            name=name if name is not None else experiment_id,
-            description=description,
-            status="running",
-            creation_date=now,
-            last_updated=now,
-        )
-        .on_conflict_do_nothing(index_elements=["experiment_id"])
+    ledger.ensure_experiment(
+        conn,
+        experiment_id,
+        name=name if name is not None else experiment_id,
+        description=description,
+        status="running",
+        creation_date=now,
+        last_updated=now,
     )
     given = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
     if given:
@@ -108,7 +104,7 @@ def open_simulation(
             f"not {experiment_id}"
         )
     if held is not None and replace:
-        forget(conn, simulation_id)
+        ledger.forget(conn, simulation_id)
         held = None
     if held is None:
         conn.execute(
@@ -148,7 +144,7 @@ def discard_simulation(conn: Connection, simulation_id: str) -> None:
     sims = SIMULATIONS
     held = conn.execute(select(sims.c.status).where(sims.c.simulation_id == simulation_id)).scalar()
     if held == "running":
-        forget(conn, simulation_id)
+        ledger.forget(conn, simulation_id)
 
 
 def set_simulation_status(
@@ -170,17 +166,51 @@ def set_simulation_status(
         UsageError: no such simulation in this experiment (AgentFarm ignored it silently).
     """
     sims = SIMULATIONS
-    values: dict[str, Any] = {"status": status}
-    values["end_time"] = None if status in ACTIVE else utc_now()
-    if results_summary is not None:
-        values["results_summary"] = json.dumps(dict(results_summary), default=str)
-    where = (sims.c.simulation_id == simulation_id) & (sims.c.experiment_id == experiment_id)
+    where = sims.c.experiment_id == experiment_id
     if only_if_running:
         where &= sims.c.status == "running"
-    updated = conn.execute(update(sims).where(where).values(**values)).rowcount
+    updated = update_simulation(
+        conn, simulation_id, where=where, status=status, results_summary=results_summary
+    )
     if updated == 0 and not only_if_running:
         raise UsageError(f"experiment {experiment_id} has no simulation {simulation_id}")
     return bool(updated)
+
+
+def update_simulation(
+    conn: Connection,
+    simulation_id: str,
+    *,
+    where: ColumnElement[bool] | None = None,
+    status: str | None = None,
+    end_time: datetime | None = None,
+    results_summary: Mapping[str, Any] | None = None,
+    simulation_db_path: str | None = None,
+) -> int:
+    """Set the given fields of a simulation's row (and ``where`` holds); returns rows updated.
+
+    A status that ends the run (anything but ``pending``/``running``) with no ``end_time`` gets
+    now as its end time, an active one clears it; ``end_time`` is stored as UTC ISO-8601 text
+    (a naive one taken as local time, which is what AgentFarm's naive ``datetime.now()``
+    meant), ``results_summary`` as JSON text. Nothing given: nothing is run, 0.
+    """
+    values: dict[str, Any] = {}
+    if status is not None:
+        values["status"] = status
+        values["end_time"] = None if status in ACTIVE else utc_now()
+    if end_time is not None:
+        values["end_time"] = end_time.astimezone(UTC).isoformat()
+    if results_summary is not None:
+        values["results_summary"] = json.dumps(dict(results_summary), default=str)
+    if simulation_db_path is not None:
+        values["simulation_db_path"] = str(simulation_db_path)
+    if not values:
+        return 0
+    sims = SIMULATIONS
+    query = update(sims).where(sims.c.simulation_id == simulation_id)
+    if where is not None:
+        query = query.where(where)
+    return conn.execute(query.values(**values)).rowcount
 
 
 def set_experiment_status(
