@@ -6,7 +6,12 @@ so an unscoped query, bulk update or delete would see or change both.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +20,10 @@ from sqlalchemy.orm import aliased
 
 from consolidate.errors import UsageError
 from consolidate.schema import metadata
+from consolidate.schema.targets import central_engine
 from consolidate.writer import ExperimentDatabase
 from consolidate.writer.context import SimulationContext
+from consolidate.writer.export import DATA_TYPES
 from tests.agentfarm_driver import AgentModel
 from tests.test_agentfarm_port import rows
 
@@ -169,3 +176,61 @@ def test_a_death_and_its_health_incident_are_written_together(
         (1, "starvation"),
         (2, "later"),
     ]
+
+
+def reference_document(target: str, simulation_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row export_data writes, read in one go (what the export held in memory before)."""
+    engine = central_engine(target)
+    try:
+        with engine.connect() as conn:
+            document = {}
+            for kind, name in DATA_TYPES.items():
+                table = metadata.tables[name]
+                query = select(table).where(table.c.simulation_id == simulation_id)
+                query = query.order_by(*table.primary_key.columns)
+                document[kind] = [dict(row._mapping) for row in conn.execute(query)]
+            return document
+    finally:
+        engine.dispose()
+
+
+def test_a_large_export_streams_and_writes_what_it_did_before(
+    sqlite_target: Path, tmp_path: Path
+) -> None:
+    """Memory stays flat (the rows are read in batches) and the files are byte for byte what
+    json.dumps / csv.DictWriter of every row at once gave."""
+    actions = 30_000
+    with ExperimentDatabase(sqlite_target, "exp") as database:
+        ctx = database.create_simulation_context("sim")
+        ctx.save_configuration({"seed": 3})
+        for n in range(actions):
+            ctx.log_agent_action(
+                step_number=n // 100, agent_id=f"agent_{n % 100}", action_type="move", reward=n / 7
+            )
+        ctx.log_step(0, [("agent_0", 0, 0, 1, 90, 100, 0, False, 0.0, 0)], [], {"births": 1})
+        ctx.flush_all_buffers()
+        expected = reference_document(str(sqlite_target), "sim")
+        ctx.export_data(tmp_path / "warm.csv", format="csv", data_types=["metrics"])
+        tracemalloc.start()
+        try:
+            ctx.export_data(tmp_path / "big.json", format="json")
+            ctx.export_data(tmp_path / "big.csv", format="csv")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    # Every row in memory at once took well over 30 MB here; a batch takes a few.
+    assert peak < 12_000_000, peak
+    written = json.loads((tmp_path / "big.json").read_text(encoding="utf-8"))
+    assert len(written["actions"]) == actions
+    document: dict[str, Any] = {**expected, "metadata": written["metadata"]}
+    assert (tmp_path / "big.json").read_text(encoding="utf-8") == json.dumps(
+        document, indent=2, default=str
+    )
+    for kind, records in expected.items():
+        buffer = io.StringIO(newline="")
+        table = metadata.tables[DATA_TYPES[kind]]
+        writer = csv.DictWriter(buffer, fieldnames=list(table.c.keys()))
+        writer.writeheader()
+        writer.writerows(records)
+        with (tmp_path / f"big_{kind}.csv").open(encoding="utf-8", newline="") as handle:
+            assert handle.read() == buffer.getvalue()

@@ -7,14 +7,16 @@ The data types and files are AgentFarm's: ``metrics`` (``simulation_steps``), ``
 ``<base>_<type>.parquet`` per type (and ``<base>_metadata.json``, which AgentFarm dropped).
 Unlike AgentFarm's, only one simulation's rows are written, each table is filtered on its own
 ``step_number`` (AgentFarm filtered every table on ``simulation_steps`` and so joined them),
-and ``metrics`` keeps its ``step_number`` column.
+and ``metrics`` keeps its ``step_number`` column. Rows are read and written
+:data:`BATCH_ROWS` at a time, so memory stays flat however large the simulation; parquet columns
+take their types from the schema (a column with no value is typed, not ``null``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,8 @@ FORMATS = ("csv", "excel", "json", "parquet")
 EXTRAS = {"excel": ("excel", "openpyxl"), "parquet": ("parquet", "pyarrow")}
 
 Records = list[dict[str, Any]]
+#: Rows read and written at a time.
+BATCH_ROWS = 1000
 
 
 def export_tables(
@@ -61,24 +65,24 @@ def export_tables(
         raise ValueError(f"unknown data types {unknown}; known: {', '.join(DATA_TYPES)}")
     if format in EXTRAS:
         _require(format)
-    data = {kind: _records(engine, simulation_id, kind, start_step, end_step) for kind in kinds}
     if metadata_block is not None:
         metadata_block = {**metadata_block, "exported_types": kinds}
+
+    def batches(kind: str) -> Iterator[Records]:
+        return _record_batches(engine, simulation_id, kind, start_step, end_step)
+
     base = filepath.with_suffix("") if filepath.suffix else filepath
     if format == "csv":
-        for kind, records in data.items():
-            _write_csv(Path(f"{base}_{kind}.csv"), DATA_TYPES[kind], records)
+        for kind in kinds:
+            _write_csv(Path(f"{base}_{kind}.csv"), kind, batches(kind))
     elif format == "json":
-        document: dict[str, Any] = dict(data)
-        if metadata_block is not None:
-            document["metadata"] = metadata_block
-        filepath.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
+        _write_json(filepath, kinds, batches, metadata_block)
         return
     elif format == "excel":
-        _write_excel(filepath, data, metadata_block)
+        _write_excel(filepath, kinds, batches, metadata_block)
         return
     else:
-        _write_parquet(filepath, base, data, single=metadata_block is None)
+        _write_parquet(filepath, base, kinds, batches, single=metadata_block is None)
     if metadata_block is not None:
         text = json.dumps(metadata_block, indent=2, default=str)
         Path(f"{base}_metadata.json").write_text(text, encoding="utf-8")
@@ -94,9 +98,11 @@ def _require(format: str) -> None:
         ) from None
 
 
-def _records(
+def _record_batches(
     engine: Engine, simulation_id: str, kind: str, start_step: int | None, end_step: int | None
-) -> Records:
+) -> Iterator[Records]:
+    """One data type's rows in primary-key order, :data:`BATCH_ROWS` at a time (a server-side
+    cursor on PostgreSQL), so an export holds one batch in memory, not the table."""
     table = metadata.tables[DATA_TYPES[kind]]
     query = select(table).where(table.c.simulation_id == simulation_id)
     if start_step is not None:
@@ -105,28 +111,66 @@ def _records(
         query = query.where(table.c.step_number <= end_step)
     query = query.order_by(*table.primary_key.columns)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
+        for part in result.partitions():
+            yield [dict(row._mapping) for row in part]
 
 
-def _write_csv(path: Path, table: str, records: Records) -> None:
+def _columns(kind: str) -> list[str]:
+    return list(metadata.tables[DATA_TYPES[kind]].c.keys())
+
+
+def _write_csv(path: Path, kind: str, batches: Iterator[Records]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(metadata.tables[table].c.keys()))
+        writer = csv.DictWriter(handle, fieldnames=_columns(kind))
         writer.writeheader()
-        writer.writerows(records)
+        for records in batches:
+            writer.writerows(records)
+
+
+def _write_json(
+    filepath: Path,
+    kinds: list[str],
+    batches: Callable[[str], Iterator[Records]],
+    metadata_block: dict[str, Any] | None,
+) -> None:
+    """``json.dumps({kind: [rows], ..., "metadata": ...}, indent=2)``, written a row at a time:
+    the same text, to the byte, without the document in memory."""
+
+    def nested(value: Any, depth: int) -> str:
+        return json.dumps(value, indent=2, default=str).replace("\n", "\n" + "  " * depth)
+
+    with filepath.open("w", encoding="utf-8") as out:
+        out.write("{")
+        for n, kind in enumerate(kinds):
+            out.write(f"{',' if n else ''}\n  {json.dumps(kind)}: [")
+            written = 0
+            for records in batches(kind):
+                for record in records:
+                    out.write(f"{',' if written else ''}\n    {nested(record, 2)}")
+                    written += 1
+            out.write("\n  ]" if written else "]")
+        if metadata_block is not None:
+            out.write(f',\n  "metadata": {nested(metadata_block, 1)}')
+        out.write("\n}")
 
 
 def _write_excel(
-    filepath: Path, data: dict[str, Records], metadata_block: dict[str, Any] | None
+    filepath: Path,
+    kinds: list[str],
+    batches: Callable[[str], Iterator[Records]],
+    metadata_block: dict[str, Any] | None,
 ) -> None:
     from openpyxl import Workbook
 
-    book = Workbook(write_only=True)
-    for kind, records in data.items():
+    book = Workbook(write_only=True)  # rows go to a temporary file as they are appended
+    for kind in kinds:
         sheet = book.create_sheet(kind)
-        columns = list(metadata.tables[DATA_TYPES[kind]].c.keys())
+        columns = _columns(kind)
         sheet.append(columns)
-        for record in records:
-            sheet.append([record[column] for column in columns])
+        for records in batches(kind):
+            for record in records:
+                sheet.append([record[column] for column in columns])
     if metadata_block is not None:
         sheet = book.create_sheet("metadata")
         sheet.append(list(metadata_block))
@@ -134,16 +178,31 @@ def _write_excel(
     book.save(filepath)
 
 
-def _write_parquet(filepath: Path, base: Path, data: dict[str, Records], *, single: bool) -> None:
+def _write_parquet(
+    filepath: Path,
+    base: Path,
+    kinds: list[str],
+    batches: Callable[[str], Iterator[Records]],
+    *,
+    single: bool,
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    def table_of(kind: str) -> Any:
-        columns = list(metadata.tables[DATA_TYPES[kind]].c.keys())
-        return pa.table({column: [record[column] for record in data[kind]] for column in columns})
+    arrow = {"BigInteger": pa.int64, "Integer": pa.int64, "Float": pa.float64, "Text": pa.string}
 
-    if single and len(data) == 1:
-        pq.write_table(table_of(next(iter(data))), filepath)
+    def write(kind: str, path: Path | str) -> None:
+        table = metadata.tables[DATA_TYPES[kind]]
+        # A schema from the columns' types, not guessed from a batch: a column empty in the
+        # first batch would otherwise be typed null and refuse the next batch's values.
+        schema = pa.schema([(c.name, arrow[type(c.type).__name__]()) for c in table.c])
+        with pq.ParquetWriter(path, schema) as writer:
+            for records in batches(kind):
+                columns = {name: [record[name] for record in records] for name in schema.names}
+                writer.write_table(pa.table(columns, schema=schema))
+
+    if single and len(kinds) == 1:
+        write(kinds[0], filepath)
         return
-    for kind in data:
-        pq.write_table(table_of(kind), f"{base}_{kind}.parquet")
+    for kind in kinds:
+        write(kind, f"{base}_{kind}.parquet")
