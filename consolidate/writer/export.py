@@ -36,6 +36,8 @@ FORMATS = ("csv", "excel", "json", "parquet")
 EXTRAS = {"excel": ("excel", "openpyxl"), "parquet": ("parquet", "pyarrow")}
 
 Records = list[dict[str, Any]]
+#: A data type's rows, a batch at a time.
+Batches = Callable[[str], Iterator[Records]]
 #: Rows read and written at a time.
 BATCH_ROWS = 1000
 
@@ -131,7 +133,7 @@ def _write_csv(path: Path, kind: str, batches: Iterator[Records]) -> None:
 def _write_json(
     filepath: Path,
     kinds: list[str],
-    batches: Callable[[str], Iterator[Records]],
+    batches: Batches,
     metadata_block: dict[str, Any] | None,
 ) -> None:
     """``json.dumps({kind: [rows], ..., "metadata": ...}, indent=2)``, written a row at a time:
@@ -158,7 +160,7 @@ def _write_json(
 def _write_excel(
     filepath: Path,
     kinds: list[str],
-    batches: Callable[[str], Iterator[Records]],
+    batches: Batches,
     metadata_block: dict[str, Any] | None,
 ) -> None:
     from openpyxl import Workbook
@@ -182,7 +184,7 @@ def _write_parquet(
     filepath: Path,
     base: Path,
     kinds: list[str],
-    batches: Callable[[str], Iterator[Records]],
+    batches: Batches,
     *,
     single: bool,
 ) -> None:
