@@ -31,8 +31,6 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, select, text
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
@@ -40,7 +38,7 @@ from consolidate.layouts import central
 from consolidate.layouts.mapping import quote
 from consolidate.layouts.reading import OpenSource
 from consolidate.merging import ledger
-from consolidate.merging.ledger import EXPERIMENTS, SIMULATIONS, OnConflict
+from consolidate.merging.ledger import SIMULATIONS, OnConflict
 from consolidate.merging.report import SourceOutcome, database_reason, merged
 from consolidate.sinks import for_target
 
@@ -210,7 +208,7 @@ def _write(
     if decision.action == "replace":
         ledger.forget(conn, decision.simulation_id)
     if experiment is not None:
-        _insert_experiment(conn, experiment)
+        ledger.ensure_experiment(conn, **experiment)  # the target's own row, if any, is kept
     conn.execute(SIMULATIONS.insert().values({**sim, "simulation_id": decision.simulation_id}))
     written = sink.copy_tables(conn, opened, decision.simulation_id, own, on_table=copy.on_table)
     sha256 = sim.get("source_sha256")
@@ -272,13 +270,3 @@ def _same_rows(conn: Connection, opened: OpenSource, own: str) -> bool:
         if central.checksum(rows) != want[mapping.central_table]:
             return False
     return True
-
-
-def _insert_experiment(conn: Connection, experiment: dict[str, Any]) -> None:
-    """The experiment's row, unless the target has one by that id (the target's is kept)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite_dialect
-    conn.execute(
-        dialect.insert(EXPERIMENTS)
-        .values(experiment)
-        .on_conflict_do_nothing(index_elements=["experiment_id"])
-    )
