@@ -46,8 +46,8 @@ class OpenFile:
             raise SourceError(str(self.path), f"cannot be read ({exc.strerror or exc})") from exc
 
     def check_integrity(self, *, full: bool = False) -> None:
-        """Run ``PRAGMA quick_check`` (a full read of the file's structure), and with ``full``
-        then ``PRAGMA integrity_check``, which also finds rows that disagree with their indexes
+        """Run ``PRAGMA quick_check`` (a full read of the file's structure), or with ``full``
+        ``PRAGMA integrity_check``, which also finds rows that disagree with their indexes
         (damage ``quick_check`` passes, and that would put one row twice into a primary key).
 
         Raises:
@@ -55,11 +55,7 @@ class OpenFile:
         """
         try:
             with closing(self.connect()) as conn:
-                # quick_check first: it reports a broken page where integrity_check would stop
-                # with "malformed", and it is a fraction of the cost.
-                result = conn.execute("PRAGMA quick_check").fetchall()
-                if full and result == [("ok",)]:
-                    result = conn.execute("PRAGMA integrity_check(3)").fetchall()
+                result = _checked(conn, full=full)
                 if result != [("ok",)]:
                     reason = _index_reason(conn, _first_problems(result))
         except sqlite3.DatabaseError as exc:
@@ -68,8 +64,14 @@ class OpenFile:
             raise SourceError(str(self.path), f"integrity check failed: {reason}")
 
     def connect(self) -> sqlite3.Connection:
-        """A new read-only connection on the source (or its private copy)."""
-        return sqlite3.connect(self.read_uri, uri=True, isolation_level=None)
+        """A new read-only connection on the source (or its private copy).
+
+        It may be handed from thread to thread, never used by two at once: merge opens and
+        reads the next source in a second thread while the current one is copied.
+        """
+        return sqlite3.connect(
+            self.read_uri, uri=True, isolation_level=None, check_same_thread=False
+        )
 
 
 @contextmanager
@@ -113,6 +115,28 @@ def _open(path: Path, private: list[Path]) -> OpenFile:
     copy = private[0] / "source.db"
     digest = _copy_hashing([(path, copy), (Path(name + sidecar), Path(f"{copy}{sidecar}"))])
     return OpenFile(path, copy.as_uri(), digest, sidecar)
+
+
+def _checked(conn: sqlite3.Connection, *, full: bool) -> list[tuple[str]]:
+    """quick_check's findings, or with ``full`` integrity_check's (a superset of quick_check's).
+
+    A healthy source runs integrity_check alone: quick_check would pass too and costs as much
+    again on a small file. Only when integrity_check finds damage, or stops with "malformed",
+    does quick_check run, because it names a broken page where integrity_check cannot.
+    """
+    if not full:
+        return conn.execute("PRAGMA quick_check").fetchall()
+    try:
+        result = conn.execute("PRAGMA integrity_check(3)").fetchall()
+    except sqlite3.DatabaseError:
+        quick = conn.execute("PRAGMA quick_check").fetchall()
+        if quick == [("ok",)]:
+            raise  # integrity_check's own error is the reason
+        return quick
+    if result == [("ok",)]:
+        return result
+    quick = conn.execute("PRAGMA quick_check").fetchall()
+    return quick if quick != [("ok",)] else result
 
 
 def sqlite_reason(exc: sqlite3.DatabaseError) -> str:
