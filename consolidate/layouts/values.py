@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from consolidate.layouts.mapping import (
     SIMULATION_ROW,
+    SourceMapping,
     TableMapping,
     central_affinity,
     quote,
@@ -64,39 +65,73 @@ class _Column:
         return f"s.{quote(self.column)}"
 
 
-def check_values(
-    conn: sqlite3.Connection,
-    tables: Iterable[TableMapping],
-    simulations: TableShape | None = None,
-) -> str | None:
+@dataclass(frozen=True)
+class _Scan:
+    """One legacy table's checks: the columns merge writes and the SQL that tests them."""
+
+    table: str
+    columns: tuple[_Column, ...]
+    suspect_sql: str  # a row that one of the cheap tests fires on, if any
+    codes_sql: str  # the worst code per column
+
+
+#: id(mapping) -> (the mapping, its scans). Sources of one layout share one mapping object (see
+#: layouts.reading), so a thousand small runs build this SQL once, not a thousand times (building
+#: it cost a small source more than half a millisecond); the mapping is held, so its id is
+#: never reused while the entry lives.
+_SCANS: dict[int, tuple[SourceMapping, tuple[_Scan, ...]]] = {}
+_SCANS_MAX = 256
+
+
+def check_values(conn: sqlite3.Connection, mapping: SourceMapping) -> str | None:
     """The first value no target can carry, as a one-line reason, or None when there is none.
 
     Each table is scanned once with cheap tests (the stored type; text holding a NUL or a
     character outside ASCII); only a table where one of them fires is looked at column by
-    column.
+    column. The columns checked are those the mapping writes, and the legacy ``simulations``
+    row's.
 
     Args:
         conn: a read-only connection on the source.
-        tables: the source's table mappings (the columns they write are what is checked).
-        simulations: the legacy ``simulations`` table shape, if any (its row is checked too).
+        mapping: the source's mapping.
     """
-    for table, columns in _groups(tables, simulations):
-        source = f"{quote(table)} AS s"
-        suspect = " OR ".join(f"({_suspect(c)})" for c in columns)
-        if (
-            not columns
-            or conn.execute(f"SELECT 1 FROM {source} WHERE {suspect} LIMIT 1").fetchone() is None
-        ):
+    for scan in _scans(mapping):
+        if conn.execute(scan.suspect_sql).fetchone() is None:
             continue
-        codes = ", ".join(f"max({_code(c)})" for c in columns)
-        worst = conn.execute(f"SELECT {codes} FROM {source}").fetchone()
-        for column, code in zip(columns, worst, strict=True):
+        worst = conn.execute(scan.codes_sql).fetchone()
+        for column, code in zip(scan.columns, worst, strict=True):
             if code and code != _NON_ASCII:
                 return _reason(column, _WHAT[code])
-        for column, code in zip(columns, worst, strict=True):
+        source = f"{quote(scan.table)} AS s"
+        for column, code in zip(scan.columns, worst, strict=True):
             if code == _NON_ASCII and not _valid_utf8(conn, column, source):
                 return _reason(column, "text that is not valid UTF-8 (stored type text)")
     return None
+
+
+def _scans(mapping: SourceMapping) -> tuple[_Scan, ...]:
+    known = _SCANS.get(id(mapping))
+    if known is not None and known[0] is mapping:
+        return known[1]
+    scans = []
+    for table, columns in _groups(mapping.tables, mapping.simulation_table):
+        if not columns:
+            continue
+        source = f"{quote(table)} AS s"
+        suspect = " OR ".join(f"({_suspect(c)})" for c in columns)
+        codes = ", ".join(f"max({_code(c)})" for c in columns)
+        scans.append(
+            _Scan(
+                table,
+                tuple(columns),
+                f"SELECT 1 FROM {source} WHERE {suspect} LIMIT 1",
+                f"SELECT {codes} FROM {source}",
+            )
+        )
+    if len(_SCANS) >= _SCANS_MAX:
+        _SCANS.clear()
+    _SCANS[id(mapping)] = (mapping, tuple(scans))
+    return tuple(scans)
 
 
 def _groups(
