@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,19 +23,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
 from consolidate.layouts import remote
-from consolidate.layouts.inspection import simulation_id_for
-from consolidate.layouts.reading import open_source
 from consolidate.merging import experiments, ledger
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
+from consolidate.merging.prepared import Prepared, prepare
 from consolidate.merging.report import (
     MergeReport,
     SourceOutcome,
     database_reason,
     summarise,
 )
-from consolidate.merging.rerun import already_merged
-from consolidate.merging.source_transaction import Job, TableCallback, merge_opened
+from consolidate.merging.source_transaction import Job, TableCallback, merge_read
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
 from consolidate.sources.discover import SourceFile
@@ -173,21 +171,46 @@ def _run_all(
     on_source: Callable[[SourceOutcome], None] | None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[SourceOutcome]:
+    if jobs <= 1:
+        return _run_in_order(files, job, on_source, should_stop)
+
     def run(source: SourceFile) -> list[SourceOutcome] | None:
         if should_stop is not None and should_stop():
             return None  # stopped before this source began: nothing of it was written
         return merge_one(source, job, on_source)
 
-    if jobs <= 1:
-        outcomes: list[SourceOutcome] = []
-        for file in files:
-            batch = run(file)
-            if batch is None:
-                break
-            outcomes += batch
-        return outcomes
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return [o for batch in pool.map(run, files) if batch is not None for o in batch]
+
+
+def _run_in_order(
+    files: list[SourceFile],
+    job: Job,
+    on_source: Callable[[SourceOutcome], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> list[SourceOutcome]:
+    """One source at a time, the next one opened and read (its checks started) in a second
+    thread while the current one is written."""
+    outcomes: list[SourceOutcome] = []
+    with ThreadPoolExecutor(max_workers=1) as reading:
+        upcoming: Future[Prepared] | None = None
+        if files:
+            upcoming = reading.submit(prepare, files[0], job)
+        try:
+            for n in range(len(files)):
+                assert upcoming is not None
+                current, upcoming = upcoming.result(), None
+                if should_stop is not None and should_stop():
+                    current.close()  # stopped before this source began: nothing was written
+                    break
+                if n + 1 < len(files):
+                    upcoming = reading.submit(prepare, files[n + 1], job)
+                outcomes += finish(current, job, on_source)
+        finally:
+            if upcoming is not None:  # an exception (Ctrl-C) left one read and not written
+                with contextlib.suppress(BaseException):
+                    upcoming.result().close()
+    return outcomes
 
 
 def merge_one(
@@ -197,33 +220,41 @@ def merge_one(
 ) -> list[SourceOutcome]:
     """Merge one source (an experiment database: each of its simulations); every failure
     becomes a rejected outcome naming the reason."""
+    return finish(prepare(source, job), job, on_source)
+
+
+def finish(
+    prepared: Prepared,
+    job: Job,
+    on_source: Callable[[SourceOutcome], None] | None = None,
+) -> list[SourceOutcome]:
+    """The transaction(s) of a prepared source, then its outcome(s); the source is closed."""
     started = time.perf_counter()
-    base = SourceOutcome(path=source.label or str(source.path), status="rejected")
-    if source.problem is None and job.known is not None and job.known.holds(str(source.path)):
-        skipped = already_merged(source, job.known)
-        if skipped is not None:  # held byte for byte: nothing to open
-            return _done(replace(skipped, seconds=time.perf_counter() - started), on_source)
     try:
-        if source.problem is not None:  # found but unusable (a FIFO, an unreadable folder, ...)
-            base = replace(base, simulation_id=source.path_id)
-            raise SourceError(str(source.path), source.problem)
-        with open_source(source.path, check=False) as opened:
-            if opened.is_experiment:
-                return experiments.merge_experiment(
-                    opened, job, base.path, on_source=on_source, should_stop=job.should_stop
-                )
-            base = replace(
-                base,
-                family=opened.layout.family,
-                schema_version=opened.layout.schema_version,
-                simulation_id=simulation_id_for(source, opened),
+        outcome = prepared.done or _written(prepared, job, on_source)
+    finally:
+        prepared.close()
+    if isinstance(outcome, list):  # an experiment database: one outcome per simulation
+        return outcome
+    seconds = prepared.read_seconds + time.perf_counter() - started
+    return _done(replace(outcome, seconds=seconds), on_source)
+
+
+def _written(
+    prepared: Prepared, job: Job, on_source: Callable[[SourceOutcome], None] | None
+) -> SourceOutcome | list[SourceOutcome]:
+    opened, base = prepared.opened, prepared.base
+    assert opened is not None
+    try:
+        if opened.is_experiment:
+            return experiments.merge_experiment(
+                opened, job, base.path, on_source=on_source, should_stop=job.should_stop
             )
-            outcome = merge_opened(opened, base, job)
+        return merge_read(opened, base, prepared.legacy_row, job, checked=prepared.checked)
     except SourceError as exc:
-        outcome = replace(base, status="rejected", reason=exc.reason)
+        return replace(base, status="rejected", reason=exc.reason)
     except (SQLAlchemyError, sqlite3.Error) as exc:
-        outcome = replace(base, status="rejected", reason=database_reason(exc, base.simulation_id))
-    return _done(replace(outcome, seconds=time.perf_counter() - started), on_source)
+        return replace(base, status="rejected", reason=database_reason(exc, base.simulation_id))
 
 
 def _done(

@@ -11,14 +11,13 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
-from consolidate.layouts.inspection import blocking_problems
 from consolidate.layouts.reading import OpenSource
 from consolidate.merging import ledger
 from consolidate.merging.ledger import OnConflict
@@ -67,17 +66,24 @@ class Job:
     experiment_row: ExperimentRow = field(default_factory=ExperimentRow)
 
 
-def merge_opened(opened: OpenSource, base: SourceOutcome, job: Job) -> SourceOutcome:
-    counts = opened.row_counts()
-    problems = blocking_problems(opened, opened.unknown_table_counts())
-    if problems:
-        return replace(base, reason="; ".join(problems), rows=counts)
-    legacy_row = opened.simulation_row()
+def merge_read(
+    opened: OpenSource,
+    base: SourceOutcome,
+    legacy_row: dict[str, object] | None,
+    job: Job,
+    *,
+    checked: Future[str] | None = None,
+) -> SourceOutcome:
+    """The transaction of a source already read (``base`` holds its counts).
+
+    ``checked`` is its integrity and value checks under way (see ``merging.prepared``); when
+    None they are started here, beside the copy.
+    """
     if job.plan is not None:
         if job.engine is None:  # the target does not exist (yet)
-            return job.plan.source(None, opened, replace(base, rows=counts))
+            return job.plan.source(None, opened, base)
         with job.engine.connect() as conn:
-            return job.plan.source(conn, opened, replace(base, rows=counts))
+            return job.plan.source(conn, opened, base)
     assert job.engine is not None
     with contextlib.ExitStack() as stack:
         if job.write_lock is not None:
@@ -88,9 +94,9 @@ def merge_opened(opened: OpenSource, base: SourceOutcome, job: Job) -> SourceOut
         try:
             sink = for_target(conn)
             with sink.session(conn, opened), conn.begin():
-                return _write(conn, sink, opened, replace(base, rows=counts), legacy_row, job)
+                return _write(conn, sink, opened, base, legacy_row, job, checked)
         except ledger.Skipped as skipped:  # the transaction was rolled back
-            return replace(base, status="skipped", reason=str(skipped), rows=counts)
+            return replace(base, status="skipped", reason=str(skipped))
 
 
 def _write(
@@ -100,6 +106,7 @@ def _write(
     base: SourceOutcome,
     legacy_row: dict[str, object] | None,
     job: Job,
+    checked: Future[str] | None,
 ) -> SourceOutcome:
     """One source's transaction: decide, record provenance, copy, check, seal.
 
@@ -130,8 +137,9 @@ def _write(
     # Hashing and the integrity check each read the whole source; they run beside the copy
     # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
     with contextlib.ExitStack() as stack:
-        checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=1))
-        checked = checks.submit(_hash_and_check, opened)
+        if checked is None:
+            checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            checked = checks.submit(hash_and_check, opened)
         own, sim = base.simulation_id or "", decision.simulation_id
         try:
             written = sink.copy_tables(conn, opened, sim, own, on_table=job.on_table)
@@ -150,7 +158,8 @@ def _write(
     return merged(base, decision.simulation_id, decision.reason, written)
 
 
-def _hash_and_check(opened: OpenSource) -> str:
+def hash_and_check(opened: OpenSource) -> str:
+    """The source's sha256, once its integrity and every value it holds have been checked."""
     opened.check_integrity()
     return opened.sha256
 
