@@ -46,6 +46,16 @@ DAMAGE = {
         "UPDATE agents SET agent_type = CAST(X'41e282' AS TEXT) WHERE rowid = 1",
         "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
     ),
+    # A continuation byte with no lead byte before it: length() counts it as a character and
+    # LIKE reads it as U+0080, so neither cheap test sees it (PostgreSQL refuses it).
+    "stray-continuation-utf8": (
+        "UPDATE agents SET agent_type = CAST(X'80616263' AS TEXT) WHERE rowid = 1",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
+    "stray-continuation-inside": (
+        "UPDATE agents SET agent_type = CAST(X'41bf4243' AS TEXT) WHERE rowid = 1",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
     "words-in-number": (
         "UPDATE simulation_steps SET total_agents = 'many' WHERE rowid = 1",
         "simulation_steps.total_agents holds text that is not a number (stored type text), "
@@ -101,6 +111,36 @@ def test_a_clean_copy_of_the_template_merges(tmp_path: Path) -> None:
     shutil.copy(TEMPLATE, source)
     assert merge([str(source)], str(tmp_path / "t.db")).ok
     assert table_rows(source)["agents"] > 1
+
+
+def rowless(tmp_path: Path, name: str, agent_type_hex: str | None) -> Path:
+    """The template with its agents table rebuilt WITHOUT ROWID (and one agent_type set)."""
+    source = tmp_path / name
+    shutil.copy(TEMPLATE, source)
+    with closing(sqlite3.connect(source)) as conn:
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'agents'").fetchone()[0]
+        conn.executescript(
+            "ALTER TABLE agents RENAME TO old_agents;"
+            + sql
+            + " WITHOUT ROWID;"
+            + "INSERT INTO agents SELECT * FROM old_agents; DROP TABLE old_agents;"
+        )
+        if agent_type_hex is not None:
+            conn.execute(
+                f"UPDATE agents SET agent_type = CAST(X'{agent_type_hex}' AS TEXT) "
+                "WHERE agent_id = (SELECT min(agent_id) FROM agents)"
+            )
+        conn.commit()
+    return source
+
+
+def test_a_table_without_rowids_is_checked_too(tmp_path: Path) -> None:
+    clean = merge([str(rowless(tmp_path, "clean.db", None))], str(tmp_path / "clean-into.db"))
+    assert clean.ok and clean.count("merged") == 1
+    stray_source = rowless(tmp_path, "stray.db", "80616263")
+    (stray,) = merge([str(stray_source)], str(tmp_path / "stray-into.db")).sources
+    assert stray.status == "rejected"
+    assert "agents.agent_type holds text that is not valid UTF-8" in (stray.reason or "")
 
 
 def test_fractional_average_ages_merge_into_postgresql(postgres_url: URL) -> None:

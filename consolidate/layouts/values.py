@@ -7,16 +7,19 @@ the table, the column, the value's stored type and the central column's type, so
 merges into one experiment database and not into another.
 
 The check looks at what the merge mapping's SELECT yields (the value as it would be written, after
-the documented conversions), by *stored* type (``typeof``), never by the declaration. It is one
-scan per table, all columns at once, in SQL; only text with a byte outside ASCII is looked at
-again, in Python, to test its UTF-8. Merge runs it in the thread that hashes the source beside the
-copy, so it costs no wall time there; ``inspect`` and ``merge --dry-run`` run it to predict.
+the documented conversions), by *stored* type (``typeof``), never by the declaration. Per table,
+one SQL scan tests every column's stored type; the text columns' bytes are read in windows of
+rowids, each column's text of a window concatenated in SQL and tested in Python for a NUL or any
+byte outside ASCII (no SQL function sees every such byte: ``length`` and ``LIKE`` both miss a
+stray continuation byte). Only a table where something fires is looked at column by column, and
+only text outside ASCII is decoded, value by value, to test its UTF-8. Merge runs it in a check
+thread beside the copy; ``inspect`` and ``merge --dry-run`` run it to predict.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from consolidate.layouts.mapping import (
@@ -33,14 +36,18 @@ _PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
 
 
 def _unusual(v: str) -> str:
-    """Text that may hold a NUL or a byte outside ASCII (then checked in Python, value by value).
+    """Text that may hold a NUL or a byte outside ASCII, for the column-by-column pass.
 
-    ``length`` counts characters up to the first NUL and skips UTF-8 continuation bytes, so it
-    differs from the byte count for a NUL or any multi-byte sequence; a lead byte with nothing to
-    continue it counts as one character, but LIKE decodes it as U+FFFD. Both are several times
-    cheaper than a GLOB character class over every character.
+    ``length`` counts characters up to the first NUL and skips UTF-8 continuation bytes after a
+    lead byte, so it differs from the byte count for a NUL or any multi-byte sequence; a lead
+    byte with nothing to continue it counts as one character, but LIKE decodes it as U+FFFD. A
+    stray continuation byte passes both: the byte test of :func:`_odd_text` is what finds it.
     """
     return f"(length({v}) <> length(CAST({v} AS BLOB)) OR {v} LIKE '%' || char(65533) || '%')"
+
+
+#: Rowids per window of the text scan: a window's text is held in memory at once.
+_WINDOW = 5000
 
 
 # Codes per value, worst first; max() over a column gives the worst value it holds.
@@ -71,7 +78,11 @@ class _Scan:
 
     table: str
     columns: tuple[_Column, ...]
-    suspect_sql: str  # a row that one of the cheap tests fires on, if any
+    text: tuple[_Column, ...]  # the columns whose central type is text
+    types_sql: str  # (a row the stored-type tests fire on?, the first rowid)
+    rowless_types_sql: str  # the test alone, for a table without rowids
+    window_sql: str  # per text column its window's text as one BLOB, then the next rowid
+    whole_sql: str  # the same over the whole table, for a table without rowids
     codes_sql: str  # the worst code per column
 
 
@@ -86,27 +97,50 @@ _SCANS_MAX = 256
 def check_values(conn: sqlite3.Connection, mapping: SourceMapping) -> str | None:
     """The first value no target can carry, as a one-line reason, or None when there is none.
 
-    Each table is scanned once with cheap tests (the stored type; text holding a NUL or a
-    character outside ASCII); only a table where one of them fires is looked at column by
-    column. The columns checked are those the mapping writes, and the legacy ``simulations``
-    row's.
+    The columns checked are those the mapping writes, and the legacy ``simulations`` row's.
 
     Args:
         conn: a read-only connection on the source.
         mapping: the source's mapping.
     """
     for scan in _scans(mapping):
-        if conn.execute(scan.suspect_sql).fetchone() is None:
+        typed, odd = _first_pass(conn, scan)
+        if not typed and not odd:
             continue
         worst = conn.execute(scan.codes_sql).fetchone()
         for column, code in zip(scan.columns, worst, strict=True):
             if code and code != _NON_ASCII:
                 return _reason(column, _WHAT[code])
         source = f"{quote(scan.table)} AS s"
-        for column, code in zip(scan.columns, worst, strict=True):
-            if code == _NON_ASCII and not _valid_utf8(conn, column, source):
+        for column in odd:
+            if not _valid_utf8(conn, column, source):
                 return _reason(column, "text that is not valid UTF-8 (stored type text)")
     return None
+
+
+def _first_pass(conn: sqlite3.Connection, scan: _Scan) -> tuple[bool, list[_Column]]:
+    """Whether a stored-type test fires, and the text columns holding a NUL or a byte outside
+    ASCII somewhere."""
+    odd: set[int] = set()
+
+    def look(texts: Sequence[bytes | None]) -> None:
+        for n, text in enumerate(texts):
+            if text is not None and (not text.isascii() or b"\0" in text):
+                odd.add(n)
+
+    try:
+        typed, rowid = conn.execute(scan.types_sql).fetchone()
+    except sqlite3.OperationalError:  # WITHOUT ROWID ("no such column: rowid"): one window
+        (typed,) = conn.execute(scan.rowless_types_sql).fetchone()
+        if scan.text:
+            look(conn.execute(scan.whole_sql).fetchone())
+        return bool(typed), [scan.text[n] for n in sorted(odd)]
+    # Windows of rowid values, each starting at a rowid that exists: a dense table (every
+    # legacy one) is read once, in about rows / 5000 queries, one window in memory at a time.
+    while scan.text and rowid is not None:
+        *texts, rowid = conn.execute(scan.window_sql, (rowid, rowid + _WINDOW - 1)).fetchone()
+        look(texts)
+    return bool(typed), [scan.text[n] for n in sorted(odd)]
 
 
 def _scans(mapping: SourceMapping) -> tuple[_Scan, ...]:
@@ -117,21 +151,33 @@ def _scans(mapping: SourceMapping) -> tuple[_Scan, ...]:
     for table, columns in _groups(mapping.tables, mapping.simulation_table):
         if not columns:
             continue
-        source = f"{quote(table)} AS s"
-        suspect = " OR ".join(f"({_suspect(c)})" for c in columns)
-        codes = ", ".join(f"max({_code(c)})" for c in columns)
-        scans.append(
-            _Scan(
-                table,
-                tuple(columns),
-                f"SELECT 1 FROM {source} WHERE {suspect} LIMIT 1",
-                f"SELECT {codes} FROM {source}",
-            )
-        )
+        scans.append(_scan(table, columns))
     if len(_SCANS) >= _SCANS_MAX:
         _SCANS.clear()
     _SCANS[id(mapping)] = (mapping, tuple(scans))
     return tuple(scans)
+
+
+def _scan(table: str, columns: list[_Column]) -> _Scan:
+    name = quote(table)
+    text = tuple(c for c in columns if c.central_affinity == "TEXT")
+    types = " OR ".join(f"({_suspect(c)})" for c in columns)
+    exists = f"SELECT 1 FROM {name} AS s WHERE {types}"
+    concat = ", ".join(
+        f"CAST(group_concat(CASE WHEN typeof({c.raw}) = 'text' THEN {c.raw} END, '') AS BLOB)"
+        for c in text
+    )
+    return _Scan(
+        table=table,
+        columns=tuple(columns),
+        text=text,
+        types_sql=f"SELECT EXISTS ({exists}), (SELECT min(rowid) FROM {name})",
+        rowless_types_sql=f"SELECT EXISTS ({exists})",
+        window_sql=f"SELECT {concat}, (SELECT min(rowid) FROM {name} WHERE rowid > ?2) "
+        f"FROM {name} AS s WHERE s.rowid BETWEEN ?1 AND ?2",
+        whole_sql=f"SELECT {concat} FROM {name} AS s",
+        codes_sql=f"SELECT {', '.join(f'max({_code(c)})' for c in columns)} FROM {name} AS s",
+    )
 
 
 def _groups(
@@ -175,7 +221,7 @@ def _groups(
 def _suspect(column: _Column) -> str:
     v = column.raw
     if column.central_affinity == "TEXT":
-        return f"typeof({v}) = 'blob' OR (typeof({v}) = 'text' AND {_unusual(v)})"
+        return f"typeof({v}) = 'blob'"  # its text's bytes: see _first_pass
     if column.central_affinity == "INTEGER":
         return (
             f"typeof({v}) IN ('blob', 'text') OR "
@@ -212,9 +258,9 @@ def _code(column: _Column) -> str:
 
 def _valid_utf8(conn: sqlite3.Connection, column: _Column, source: str) -> bool:
     v = column.raw
-    rows = conn.execute(
-        f"SELECT CAST({v} AS BLOB) FROM {source} WHERE typeof({v}) = 'text' AND {_unusual(v)}"
-    )
+    # Every text value of a column known to hold a byte outside ASCII: the SQL tests cannot
+    # tell a stray continuation byte from ASCII, so none may narrow this down.
+    rows = conn.execute(f"SELECT CAST({v} AS BLOB) FROM {source} WHERE typeof({v}) = 'text'")
     try:
         for (raw,) in rows:
             bytes(raw).decode("utf-8")
