@@ -165,49 +165,76 @@ _COL_MARKS = ("", "#", "!", "(n)")  # "*" is compared per table, as the primary-
 _Schema = dict[str, dict[str, str]]  # table -> column (or "@index") -> its marks
 
 
-def _replay(changelog: str) -> list[tuple[Layout, _Schema]]:
-    """Replay ``changelog`` and return every layout with its full schema, in changelog order."""
+def _replay(changelog: str) -> tuple[list[tuple[Layout, _Schema]], set[tuple[str, str]]]:
+    """Replay ``changelog``: every layout with its full schema, in changelog order, and the
+    (table, name) of every index and every column declared ``!`` or ``(n)`` somewhere.
+
+    A layout shares its base's column dicts until it edits a table (copy on write): every
+    ``consolidate inspect`` pays for this replay at import, and a deep copy per layout was most
+    of it.
+    """
     done: dict[str, _Schema] = {}
     layouts: list[tuple[Layout, _Schema]] = []
+    marked: set[tuple[str, str]] = set()
     mainline: _Schema = {}
     schema: _Schema = {}
+    own: set[str] = set()  # tables whose column dict belongs to `schema` (already copied)
     for line in changelog.strip().splitlines():
         head, _, ops = line.partition("|")
         if head.strip():
             version, family, *base = head.split()
-            schema = {t: dict(cols) for t, cols in (done[base[0]] if base else mainline).items()}
+            schema = dict(done[base[0]] if base else mainline)
+            own = set()
             mainline = mainline if base else schema
             done[version] = schema
             layouts.append((Layout(family, version), schema))
         for op in filter(None, (o.strip() for o in ops.split(";"))):
             if op.startswith("-"):
                 del schema[op[1:]]
+                own.discard(op[1:])
             elif ">" in op:
                 old, new = op.split(">")
                 schema[new] = schema.pop(old)
+                if old in own:
+                    own.add(new)
+                else:  # still the base's dict: copied before it is edited
+                    own.discard(new)
+                own.discard(old)
+                marked |= {(new, c) for t, c in marked if t == old}
             else:
                 targets, tokens = op.split(":")
                 for table in targets.split(","):
-                    cols = schema.setdefault(table, {})
+                    if table not in own:
+                        schema[table] = dict(schema.get(table, {}))
+                        own.add(table)
+                    cols = schema[table]
                     for token in tokens.split():
                         if token.startswith("-"):
                             del cols[token[1:]]
                         else:
                             name = token.rstrip("*#!").removesuffix("(n)").rstrip("*#!")
-                            cols[name] = "".join(m for m in _MARKS if m in token[len(name) :])
-    return layouts
+                            marks = "".join(m for m in _MARKS if m in token[len(name) :])
+                            cols[name] = marks
+                            if name.startswith("@") or "!" in marks or "(n)" in marks:
+                                marked.add((table, name))
+    return layouts, marked
 
 
-_REPLAYED = _replay(_CHANGELOG)
+_REPLAYED, _MARKED = _replay(_CHANGELOG)
 
 KNOWN_TABLES: frozenset[str] = frozenset(t.lower() for _, s in _REPLAYED for t in s)
 """Lower-cased names of every table of every known layout; other tables are ignored."""
 
 # Indexes, NOT NULL and lengths count only where the changelog marks them (see module docstring).
-_ENTRIES = [(t, c, m) for _, s in _REPLAYED for t, cols in s.items() for c, m in cols.items()]
-_CHECKED_INDEXES = frozenset(c[1:] for _, c, _ in _ENTRIES if c.startswith("@"))
-_CHECKED_NOT_NULL = frozenset((t, c) for t, c, m in _ENTRIES if "!" in m)
-_CHECKED_LENGTH = frozenset((t, c) for t, c, m in _ENTRIES if "(n)" in m)
+_CHECKED_INDEXES = frozenset(
+    c[1:] for _, s in _REPLAYED for t, c in _MARKED if c.startswith("@") and c in s.get(t, {})
+)
+_CHECKED_NOT_NULL = frozenset(
+    (t, c) for _, s in _REPLAYED for t, c in _MARKED if "!" in s.get(t, {}).get(c, "")
+)
+_CHECKED_LENGTH = frozenset(
+    (t, c) for _, s in _REPLAYED for t, c in _MARKED if "(n)" in s.get(t, {}).get(c, "")
+)
 
 
 def _features(schema: _Schema) -> frozenset[str]:
@@ -240,7 +267,28 @@ def _file_schema(shape: SourceShape) -> _Schema:
     return schema
 
 
-_LAYOUT_FEATURES = tuple((layout, _features(schema)) for layout, schema in _REPLAYED)
+#: Each layout's features, flattened when first compared (a few per source, not all 44 at
+#: start-up: flattening them all was most of this module's import time).
+_LAYOUT_FEATURES: list[frozenset[str] | None] = [None] * len(_REPLAYED)
+
+
+def _group_by_tables() -> dict[frozenset[str], list[int]]:
+    """Table names -> the layouts (indexes into ``_REPLAYED``, in changelog order) with exactly
+    those tables: equal features mean equal tables, so an exact match is among them."""
+    groups: dict[frozenset[str], list[int]] = {}
+    for i, (_, schema) in enumerate(_REPLAYED):
+        groups.setdefault(frozenset(schema), []).append(i)
+    return groups
+
+
+_BY_TABLES = _group_by_tables()
+
+
+def _layout_features(i: int) -> frozenset[str]:
+    known = _LAYOUT_FEATURES[i]
+    if known is None:  # threads may race here: both store the same answer
+        known = _LAYOUT_FEATURES[i] = _features(_REPLAYED[i][1])
+    return known
 
 
 def recognise(shape: SourceShape) -> Layout:
@@ -254,10 +302,10 @@ def recognise(shape: SourceShape) -> Layout:
     """
     schema = _file_schema(shape)
     features = _features(schema)
-    for layout, expected in _LAYOUT_FEATURES:
-        if features == expected:
-            return layout
+    for i in _BY_TABLES.get(frozenset(schema), ()):
+        if features == _layout_features(i):
+            return _REPLAYED[i][0]
     if not schema:
         return Layout("unknown", "unknown")
-    nearest = min(_LAYOUT_FEATURES, key=lambda item: len(item[1] ^ features))[0]
-    return Layout("unknown", "unknown", nearest.family)
+    nearest = min(range(len(_REPLAYED)), key=lambda i: len(_layout_features(i) ^ features))
+    return Layout("unknown", "unknown", _REPLAYED[nearest][0].family)
