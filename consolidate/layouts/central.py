@@ -15,7 +15,6 @@ older revisions are read through :data:`RENAMED` (revision 0001 named ``creation
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
@@ -132,6 +131,8 @@ def central_rows(
 
 def checksum(rows: Iterable[Any]) -> tuple[int, int]:
     """Row count and an order-independent sum of row hashes (values and their Python types)."""
+    import hashlib  # verify's work: `inspect` and `--help` do not load OpenSSL
+
     count = total = 0
     for row in rows:
         encoded = "\x1f".join(f"{type(v).__name__}:{v!r}" for v in row).encode()

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
 from consolidate.errors import SourceError
@@ -97,8 +97,7 @@ def inspect_one(source: SourceFile) -> SourceReport:
 
 def _experiment_report(source: SourceFile, opened: OpenSource, damage: str | None) -> SourceReport:
     """An experiment database: merge copies each of its simulations (one line says how many)."""
-    with closing(opened.connect()) as conn:
-        counts = table_counts(opened, conn)
+    counts = table_counts(opened, opened.reader)
     problems = [damage] if damage else []
     problems += blocking_problems(opened, counts, runs=False)
     n = counts.get("simulations", 0)
@@ -168,18 +167,19 @@ def _repeated_steps(opened: OpenSource) -> list[str]:
 def _report(source: SourceFile, opened: OpenSource) -> SourceReport:
     layout = opened.layout
     problems: list[str] = []
-    with closing(opened.connect()) as conn:
-        counts = table_counts(opened, conn)
-        blocking = blocking_problems(opened, counts)
-        problems += blocking
-        try:
-            opened.simulation_row()
-        except SourceError as exc:
-            blocking.append(exc.reason)
-            problems.append(exc.reason)
-        simulation_id = simulation_id_for(source, opened)
-        problems += _simulation_id_problems(opened, conn, simulation_id)
-        problems += _data_problems(opened, conn, counts)
+    # The source's reader: a connection of its own would parse the schema once more.
+    conn = opened.reader
+    counts = table_counts(opened, conn)
+    blocking = blocking_problems(opened, counts)
+    problems += blocking
+    try:
+        opened.simulation_row()
+    except SourceError as exc:
+        blocking.append(exc.reason)
+        problems.append(exc.reason)
+    simulation_id = simulation_id_for(source, opened)
+    problems += _simulation_id_problems(opened, conn, simulation_id)
+    problems += _data_problems(opened, conn, counts)
     if layout.schema_version == "unknown":
         problems.append(
             f"layout matches no known version (nearest family: {layout.nearest_family})"

@@ -221,47 +221,35 @@ def map_source(shape: SourceShape) -> SourceMapping:
         if central_name is None:
             unknown.append(legacy.name)
             continue
-        mapping, missing = _map_table(legacy, _Central(central_name), steps)
+        mapping, missing = _map_table(legacy, central_name, steps)
         tables.append(mapping)
         homeless += missing
     return SourceMapping(tuple(tables), simulations, tuple(homeless), tuple(unknown))
 
 
-@dataclass(frozen=True)
-class _Central:
-    """A central table as mapping sees it: a name and its columns (``in central.c``)."""
-
-    name: str
-
-    @property
-    def c(self) -> dict[str, str]:
-        return CENTRAL_COLUMNS[self.name]
-
-
 def _map_table(
-    legacy: TableShape, central: _Central, steps: TableShape | None
+    legacy: TableShape, central: str, steps: TableShape | None
 ) -> tuple[TableMapping, list[str]]:
-    renames = RENAMES.get(central.name, {})
+    renames = RENAMES.get(central, {})
+    central_columns = CENTRAL_COLUMNS[central]
     columns: list[ColumnMapping] = []
     homeless: list[str] = []
     for column in legacy.columns:
         if column.name == "simulation_id":
             continue
         target = renames.get(column.name, column.name)
-        if target not in central.c or target == "simulation_id":
+        if target not in central_columns or target == "simulation_id":
             homeless.append(f"{legacy.name}.{column.name}")
             continue
         expr = f"s.{quote(column.name)}"
-        converted = convert(
-            expr, affinity(column.declared_type), central_affinity(central.name, target)
-        )
+        converted = convert(expr, affinity(column.declared_type), central_affinity(central, target))
         how = "renamed" if target != column.name else "converted" if converted != expr else "direct"
         columns.append(ColumnMapping(target, converted, column.name, how))
     fed = {c.central for c in columns}
     columns.insert(0, ColumnMapping("simulation_id", _simulation_id(legacy), None, "derived"))
     derived = _derived(legacy, central, fed, steps)
     columns += derived
-    return TableMapping(legacy.name, central.name, tuple(columns)), homeless
+    return TableMapping(legacy.name, central, tuple(columns)), homeless
 
 
 def _simulation_id(legacy: TableShape) -> str:
@@ -272,21 +260,22 @@ def _simulation_id(legacy: TableShape) -> str:
 
 
 def _derived(
-    legacy: TableShape, central: _Central, fed: set[str], steps: TableShape | None
+    legacy: TableShape, central: str, fed: set[str], steps: TableShape | None
 ) -> list[ColumnMapping]:
     out: list[ColumnMapping] = []
-    if "step_number" in central.c and "step_number" not in fed and legacy.has("step_id"):
+    has_step = "step_number" in CENTRAL_COLUMNS[central]
+    if has_step and "step_number" not in fed and legacy.has("step_id"):
         if steps is not None:  # f1: states and metrics point at SimulationSteps by step_id
             lookup = (
                 f"(SELECT st.step_number FROM {SCHEMA}{quote(steps.name)} AS st "
                 "WHERE st.step_id = s.step_id)"
             )
             out.append(ColumnMapping("step_number", lookup, "step_id", "derived"))
-    keyless = central.name in ("agent_states", "resource_states") and "id" not in fed
+    keyless = central in ("agent_states", "resource_states") and "id" not in fed
     if keyless:
-        rowid = convert("s.rowid", "INTEGER", central_affinity(central.name, "id"))
+        rowid = convert("s.rowid", "INTEGER", central_affinity(central, "id"))
         out.append(ColumnMapping("id", rowid, None, "derived"))
-    if central.name == "simulation_steps":
+    if central == "simulation_steps":
         out += _type_counts(fed)
     return out
 
