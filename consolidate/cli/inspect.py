@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -51,6 +50,8 @@ def inspect_command(sources: tuple[str, ...], as_json: bool, target: str | None)
         if target is not None:
             for report, obj in zip(reports, objects, strict=True):
                 obj["target_verdicts"] = [verdict_json(o) for o in verdicts.get(report.path, [])]
+        import json  # only --json prints it: `inspect --help` does not load it
+
         click.echo(json.dumps(objects, indent=2))
     else:
         blocks = [render(r) + render_verdicts(target, verdicts.get(r.path, [])) for r in reports]
