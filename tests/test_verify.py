@@ -216,7 +216,7 @@ def test_missing_index_is_caught(merged: tuple[Path, Path]) -> None:
     target, _ = merged
     damage(target, "DROP INDEX ix_agent_states_simulation_id_step_number")
     (mismatch,) = verify(str(target)).mismatches
-    assert (mismatch.table, mismatch.check) == ("agent_states", "index present")
+    assert (mismatch.table, mismatch.check) == ("agent_states", "indexes present")
 
 
 F1 = "f1-raw-stepid__v02"  # no legacy simulations table: its path gives its id

@@ -20,12 +20,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, func, inspect, select
+from sqlalchemy import Connection, func, select
 
 from consolidate.errors import NotATarget
 from consolidate.proof.findings import Findings, Mismatch, VerifyReport
 from consolidate.proof.source_checks import RecordedSimulation, source_checks
-from consolidate.schema import DATA_TABLES, metadata, migrations
+from consolidate.schema import DATA_TABLES, indexes, metadata, migrations
 from consolidate.schema.targets import central_engine, describe, target_url
 
 SIMULATIONS = metadata.tables["simulations"]
@@ -55,7 +55,7 @@ def verify(
             found.check(False, Mismatch("schema revision", head, revision))
             return _report(describe(url), [], found, started)
         with engine.connect() as conn:
-            _database_checks(conn, found)
+            _database_checks(conn, describe(url), found)
             sims = _simulations(conn)
             counts = _central_counts(conn)
             _recorded_checks(sims, counts, found)
@@ -78,26 +78,13 @@ def _report(name: str, sims: list[str], found: Findings, started: float) -> Veri
     )
 
 
-def _database_checks(conn: Connection, found: Findings) -> None:
+def _database_checks(conn: Connection, name: str, found: Findings) -> None:
     if conn.dialect.name == "sqlite":
         integrity = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
         found.check(integrity == ["ok"], Mismatch("integrity_check", "ok", "; ".join(integrity)))
         violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         found.check(not violations, Mismatch("foreign_key_check", 0, len(violations)))
-    present = {
-        table: {ix["name"] for ix in inspect(conn).get_indexes(table)} for table in metadata.tables
-    }
-    for table in metadata.sorted_tables:
-        for index in table.indexes:
-            found.check(
-                index.name in present[table.name],
-                Mismatch(
-                    "index present",
-                    index.name,
-                    "missing",
-                    table=table.name,
-                ),
-            )
+    _index_check(conn, name, found)
     known = select(SIMULATIONS.c.simulation_id)
     for name in DATA_TABLES:
         table = metadata.tables[name]
@@ -108,6 +95,30 @@ def _database_checks(conn: Connection, found: Findings) -> None:
             orphans == 0,
             Mismatch("rows whose simulation_id is not in simulations", 0, orphans, table=name),
         )
+
+
+def _index_check(conn: Connection, name: str, found: Findings) -> None:
+    """One finding for every missing index, saying how to get them back: a merge into a new
+    SQLite target builds them at its end, so a merge killed (or aborted by a second Ctrl-C)
+    before then leaves them missing, and its re-run builds them."""
+    lacking = indexes.missing(conn)
+    if not lacking:
+        return
+    tables = {i.table.name for i in lacking if i.table is not None}
+    how = (
+        f"run the same merge again (or consolidate db upgrade {name}) to build them"
+        if conn.dialect.name == "sqlite"
+        else f"run consolidate db upgrade {name} to build them"
+    )
+    found.check(
+        False,
+        Mismatch(
+            "indexes present",
+            "every index the schema declares",
+            f"{len(lacking)} missing ({', '.join(str(i.name) for i in lacking)}); {how}",
+            table=tables.pop() if len(tables) == 1 else None,
+        ),
+    )
 
 
 def _simulations(conn: Connection) -> dict[str, RecordedSimulation]:
