@@ -91,7 +91,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if current(engine) is None:
         refuse_foreign(engine)
     with migrating(engine) as conn:
+        _complete_at_head(conn)
         command.upgrade(alembic_config(conn), revision)
+        _complete_at_head(conn)
 
 
 @contextmanager
@@ -169,7 +171,25 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     with migrating(engine) as conn:
+        _complete_at_head(conn)
         command.downgrade(alembic_config(conn), revision)
+
+
+def _complete_at_head(conn: Connection) -> None:
+    """At the head revision, build the indexes the schema declares and the target lacks.
+
+    A merge into a new SQLite target builds its lookup indexes at its end (see
+    ``merging.indexes``), so a merge killed before then leaves them missing. ``db upgrade``
+    completes such a target too, and a revision that drops an index always finds it. Only at
+    the head: the models describe the head's tables, not an older revision's.
+    """
+    if not inspect(conn).has_table("alembic_version"):
+        return
+    if conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() != HEAD:
+        return
+    from consolidate.schema import indexes
+
+    indexes.build(conn, indexes.missing(conn))
 
 
 def require_current(engine: Engine, *, name: str, create: bool = True) -> None:
