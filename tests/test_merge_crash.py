@@ -69,6 +69,8 @@ def test_sigkill_then_rerun_finishes_exactly_once(tmp_path: Path, kill_after: in
     assert process.returncode == -signal.SIGKILL
     survived = assert_no_partial_simulation(target)
     assert survived == kill_after
+    left = verify(str(target))  # whole sources; at worst the deferred indexes are missing
+    assert all(m.check == "indexes present" for m in left.mismatches), left.mismatches
     command = [sys.executable, "-m", "consolidate", "merge", *args]
     rerun = subprocess.run(command + ["--json"], capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
 from consolidate.layouts import remote
-from consolidate.merging import experiments, ledger
+from consolidate.merging import experiments, indexes, ledger
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
 from consolidate.merging.prepared import Prepared, prepare
@@ -54,6 +54,9 @@ def merge(
     should_stop: Callable[[], bool] | None = None,
 ) -> MergeReport:
     """Merge every source named by files, directories or glob patterns into ``target``.
+
+    A new SQLite target gets its lookup indexes once, when the merge ends (stopped or not), and
+    any merge builds those a killed one left missing (:mod:`consolidate.merging.indexes`).
 
     Args:
         sources: files, directories (scanned recursively), glob patterns, database URLs.
@@ -114,9 +117,11 @@ def merge(
         else:
             with engine.connect() as conn, conn.begin():  # a read: no write lock needed
                 job = _with_snapshot(job, conn)
+            indexes.defer(engine)  # a new SQLite target: build the lookup indexes at the end
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as checks:
                 job = _with_checks(job, checks)
                 outcomes = _run_all(files, job, jobs, on_source, should_stop)
+            indexes.complete(engine)  # also after a Ctrl-C, and what a killed merge left
     finally:
         found.close()
         if engine is not None:
