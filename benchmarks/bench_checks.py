@@ -5,10 +5,11 @@
 Merge checks every source beside its copy, in a second thread, before the commit. Since issue
 14.4 that check is ``PRAGMA integrity_check`` (rows against their indexes; ``quick_check`` only
 runs, for its reason, when it fails) plus one scan of the values no target can carry
-(``consolidate.layouts.values``) instead of ``PRAGMA quick_check`` alone. On the same corpus (the fixture generator's v33 runs, as in ``bench_merge.py``) this
-prints the seconds per source of each part on its own, the copy's, and the median wall time of
-a whole merge with the old check and with the new one (``merge_ratio``: new / old; about 1 means
-the check stays off the critical path).
+(``consolidate.layouts.values``) instead of ``PRAGMA quick_check`` alone. On the same corpus (the
+fixture generator's v33 runs, as in ``bench_merge.py``) this prints the seconds per source of
+each part on its own, the copy's, and the median wall time of a whole merge with the old check
+and with the new one (``merge_ratio``: new / old; about 1 means the check stays off the critical
+path).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def per_source(sources: list[Path], part: Callable[[OpenSource], object]) -> flo
 
 def values(opened: OpenSource) -> None:
     with closing(opened.connect()) as conn:
-        assert check_values(conn, opened.mapping) is None
+        assert check_values(conn, opened.mapping, opened.shape) is None
 
 
 def old_check(self: OpenSource) -> None:

@@ -56,6 +56,30 @@ DAMAGE = {
         "UPDATE agents SET agent_type = CAST(X'41bf4243' AS TEXT) WHERE rowid = 1",
         "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
     ),
+    # A rowid at the top of the 64-bit range: the scan's windows must not run past it.
+    "stray-byte-at-the-last-rowid": (
+        "UPDATE agents SET rowid = 9223372036854775807 WHERE rowid = 1; "
+        "UPDATE agents SET agent_type = CAST(X'80616263' AS TEXT) "
+        "WHERE rowid = 9223372036854775807",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
+    # Text longer than a window concatenates is checked value by value.
+    "stray-byte-in-long-text": (
+        "UPDATE agents SET agent_type = replace(hex(zeroblob(1500)), '0', 'a') "
+        "|| CAST(X'80' AS TEXT) WHERE rowid = 1",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
+    # More text than a window of the scan may build (2 MB): checked value by value instead.
+    "stray-byte-in-huge-text": (
+        "UPDATE agents SET agent_type = replace(hex(zeroblob(1600000)), '0', 'a') "
+        "|| CAST(X'80' AS TEXT) WHERE rowid = 1",
+        "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
+    ),
+    "nul-in-long-text": (
+        "UPDATE agents SET agent_type = replace(hex(zeroblob(1500)), '0', 'a') "
+        "|| char(0) WHERE rowid = 1",
+        "agents.agent_type holds text with a NUL character (stored type text)",
+    ),
     "words-in-number": (
         "UPDATE simulation_steps SET total_agents = 'many' WHERE rowid = 1",
         "simulation_steps.total_agents holds text that is not a number (stored type text), "
@@ -141,6 +165,43 @@ def test_a_table_without_rowids_is_checked_too(tmp_path: Path) -> None:
     (stray,) = merge([str(stray_source)], str(tmp_path / "stray-into.db")).sources
     assert stray.status == "rejected"
     assert "agents.agent_type holds text that is not valid UTF-8" in (stray.reason or "")
+
+
+def test_huge_clean_text_merges(tmp_path: Path) -> None:
+    """A 3.2 MB text value is more than a window of the scan holds: clean, it still goes in."""
+    source = tmp_path / "huge.db"
+    shutil.copy(TEMPLATE, source)
+    with closing(sqlite3.connect(source)) as conn:
+        conn.execute(
+            "UPDATE agents SET agent_type = replace(hex(zeroblob(1600000)), '0', 'a') "
+            "WHERE rowid = 1"
+        )
+        conn.commit()
+    report = merge([str(source)], str(tmp_path / "t.db"))
+    assert report.ok and report.count("merged") == 1
+
+
+def test_a_column_named_rowid_does_not_hide_rows_from_the_scan(tmp_path: Path) -> None:
+    """With a column called rowid, ``rowid`` names that column: the scan must still read every
+    row (here one whose "rowid" is NULL holds a NUL) and never do arithmetic on text."""
+    source = tmp_path / "rowid-column.db"
+    shutil.copy(TEMPLATE, source)
+    with closing(sqlite3.connect(source)) as conn:
+        conn.executescript(
+            "ALTER TABLE agents ADD COLUMN rowid TEXT; UPDATE agents SET rowid = 'k';"
+            "UPDATE agents SET rowid = NULL, genome_id = 'a' || char(0) || 'b' WHERE _rowid_ = 2;"
+        )
+    (report,) = inspect([str(source)])
+    assert not report.mergeable
+    assert any("agents.genome_id holds text with a NUL character" in p for p in report.problems)
+    clean = tmp_path / "rowid-clean.db"
+    shutil.copy(TEMPLATE, clean)
+    with closing(sqlite3.connect(clean)) as conn:
+        conn.executescript(
+            "ALTER TABLE agents ADD COLUMN rowid TEXT; UPDATE agents SET rowid = 'k';"
+        )
+    (fine,) = inspect([str(clean)])
+    assert not any("holds" in p for p in fine.problems), fine.problems
 
 
 def test_fractional_average_ages_merge_into_postgresql(postgres_url: URL) -> None:

@@ -84,7 +84,7 @@ class OpenSource:
     def check_values(self) -> None:
         """Raise :class:`SourceError` for the first value no target can carry (one line)."""
         with closing(self.connect()) as conn:
-            reason = check_values(conn, self.mapping)
+            reason = check_values(conn, self.mapping, self.shape)
         if reason is not None:
             raise SourceError(str(self.path), reason)
 

@@ -29,7 +29,7 @@ from consolidate.layouts.mapping import (
     central_affinity,
     quote,
 )
-from consolidate.layouts.shapes import TableShape
+from consolidate.layouts.shapes import SourceShape, TableShape
 
 #: What the central column is called on PostgreSQL, per SQLite affinity of its type.
 _PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
@@ -46,8 +46,14 @@ def _unusual(v: str) -> str:
     return f"(length({v}) <> length(CAST({v} AS BLOB)) OR {v} LIKE '%' || char(65533) || '%')"
 
 
-#: Rowids per window of the text scan: a window's text is held in memory at once.
+#: Rowids per window of the text scan, and the most text SQLite may build for one column of a
+#: window: SQLite refuses a longer string (or a longer value), and that table's text columns are
+#: then checked value by value, so a window holds a few MB whatever the source. A table whose
+#: rowid cannot be named (WITHOUT ROWID, or columns called rowid, _rowid_ and oid) is checked
+#: value by value too.
 _WINDOW = 5000
+_LIMIT = 2 * 1024 * 1024
+_MAX_ROWID = 2**63 - 1
 
 
 # Codes per value, worst first; max() over a column gives the worst value it holds.
@@ -80,9 +86,9 @@ class _Scan:
     columns: tuple[_Column, ...]
     text: tuple[_Column, ...]  # the columns whose central type is text
     types_sql: str  # (a row the stored-type tests fire on?, the first rowid)
-    rowless_types_sql: str  # the test alone, for a table without rowids
-    window_sql: str  # per text column its window's text as one BLOB, then the next rowid
-    whole_sql: str  # the same over the whole table, for a table without rowids
+    rowless_types_sql: str  # the test alone, for a table whose rowid cannot be named
+    #: Per text column its window's text as one BLOB, then the next rowid.
+    window_sql: str | None  # None: the rowid cannot be named
     codes_sql: str  # the worst code per column
 
 
@@ -94,7 +100,9 @@ _SCANS: dict[int, tuple[SourceMapping, tuple[_Scan, ...]]] = {}
 _SCANS_MAX = 256
 
 
-def check_values(conn: sqlite3.Connection, mapping: SourceMapping) -> str | None:
+def check_values(
+    conn: sqlite3.Connection, mapping: SourceMapping, shape: SourceShape
+) -> str | None:
     """The first value no target can carry, as a one-line reason, or None when there is none.
 
     The columns checked are those the mapping writes, and the legacy ``simulations`` row's.
@@ -102,8 +110,9 @@ def check_values(conn: sqlite3.Connection, mapping: SourceMapping) -> str | None
     Args:
         conn: a read-only connection on the source.
         mapping: the source's mapping.
+        shape: the source's shape (the mapping was built from it).
     """
-    for scan in _scans(mapping):
+    for scan in _scans(mapping, shape):
         typed, odd = _first_pass(conn, scan)
         if not typed and not odd:
             continue
@@ -128,22 +137,31 @@ def _first_pass(conn: sqlite3.Connection, scan: _Scan) -> tuple[bool, list[_Colu
             if text is not None and (not text.isascii() or b"\0" in text):
                 odd.add(n)
 
+    if scan.window_sql is None:
+        (typed,) = conn.execute(scan.rowless_types_sql).fetchone()
+        return bool(typed), list(scan.text)
     try:
         typed, rowid = conn.execute(scan.types_sql).fetchone()
-    except sqlite3.OperationalError:  # WITHOUT ROWID ("no such column: rowid"): one window
+    except sqlite3.OperationalError:  # WITHOUT ROWID: "no such column: _rowid_"
         (typed,) = conn.execute(scan.rowless_types_sql).fetchone()
-        if scan.text:
-            look(conn.execute(scan.whole_sql).fetchone())
-        return bool(typed), [scan.text[n] for n in sorted(odd)]
+        return bool(typed), list(scan.text)
     # Windows of rowid values, each starting at a rowid that exists: a dense table (every
-    # legacy one) is read once, in about rows / 5000 queries, one window in memory at a time.
-    while scan.text and rowid is not None:
-        *texts, rowid = conn.execute(scan.window_sql, (rowid, rowid + _WINDOW - 1)).fetchone()
-        look(texts)
+    # legacy one) is read once, in about rows / 5,000 queries, one window in memory at a time.
+    width = len(scan.text)
+    limit = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _LIMIT)
+    try:
+        while width and rowid is not None:
+            last = min(rowid + _WINDOW - 1, _MAX_ROWID)
+            *texts, rowid = conn.execute(scan.window_sql, (rowid, last)).fetchone()
+            look(texts)
+    except sqlite3.DataError:  # "string or blob too big": more text than a window may hold
+        return bool(typed), list(scan.text)
+    finally:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
     return bool(typed), [scan.text[n] for n in sorted(odd)]
 
 
-def _scans(mapping: SourceMapping) -> tuple[_Scan, ...]:
+def _scans(mapping: SourceMapping, shape: SourceShape) -> tuple[_Scan, ...]:
     known = _SCANS.get(id(mapping))
     if known is not None and known[0] is mapping:
         return known[1]
@@ -151,31 +169,41 @@ def _scans(mapping: SourceMapping) -> tuple[_Scan, ...]:
     for table, columns in _groups(mapping.tables, mapping.simulation_table):
         if not columns:
             continue
-        scans.append(_scan(table, columns))
+        legacy = shape.table(table)
+        names = frozenset(c.name.lower() for c in legacy.columns) if legacy else frozenset()
+        scans.append(_scan(table, columns, names))
     if len(_SCANS) >= _SCANS_MAX:
         _SCANS.clear()
     _SCANS[id(mapping)] = (mapping, tuple(scans))
     return tuple(scans)
 
 
-def _scan(table: str, columns: list[_Column]) -> _Scan:
+def _scan(table: str, columns: list[_Column], names: frozenset[str]) -> _Scan:
+    """``names``: every column of the legacy table, lower case (a column may take the name of
+    the rowid)."""
     name = quote(table)
     text = tuple(c for c in columns if c.central_affinity == "TEXT")
     types = " OR ".join(f"({_suspect(c)})" for c in columns)
     exists = f"SELECT 1 FROM {name} AS s WHERE {types}"
-    concat = ", ".join(
-        f"CAST(group_concat(CASE WHEN typeof({c.raw}) = 'text' THEN {c.raw} END, '') AS BLOB)"
-        for c in text
-    )
+    rowid = next((a for a in ("_rowid_", "rowid", "oid") if a not in names), None)
+
+    window = None
+    if rowid is not None:
+        texts = ", ".join(
+            f"CAST(group_concat(CASE WHEN typeof({c.raw}) = 'text' THEN {c.raw} END, '') AS BLOB)"
+            for c in text
+        )
+        window = (
+            f"SELECT {texts}, (SELECT min({rowid}) FROM {name} WHERE {rowid} > ?2) "
+            f"FROM {name} AS s WHERE s.{rowid} BETWEEN ?1 AND ?2"
+        )
     return _Scan(
         table=table,
         columns=tuple(columns),
         text=text,
-        types_sql=f"SELECT EXISTS ({exists}), (SELECT min(rowid) FROM {name})",
+        types_sql=f"SELECT EXISTS ({exists}), (SELECT min({rowid}) FROM {name})",
         rowless_types_sql=f"SELECT EXISTS ({exists})",
-        window_sql=f"SELECT {concat}, (SELECT min(rowid) FROM {name} WHERE rowid > ?2) "
-        f"FROM {name} AS s WHERE s.rowid BETWEEN ?1 AND ?2",
-        whole_sql=f"SELECT {concat} FROM {name} AS s",
+        window_sql=window,
         codes_sql=f"SELECT {', '.join(f'max({_code(c)})' for c in columns)} FROM {name} AS s",
     )
 
