@@ -204,15 +204,15 @@ def _run_in_order(
         try:
             for n in range(len(files)):
                 assert upcoming is not None
-                current, upcoming = upcoming.result(), None
                 if should_stop is not None and should_stop():
-                    current.close()  # stopped before this source began: nothing was written
-                    break
+                    break  # before this source began: nothing of it was written (closed below)
+                current, upcoming = upcoming.result(), None
                 if n + 1 < len(files):
                     upcoming = reading.submit(prepare, files[n + 1], job)
                 outcomes += finish(current, job, on_source)
         finally:
-            if upcoming is not None:  # an exception (Ctrl-C) left one read and not written
+            # A stop or an exception left the next source read (or being read), not written.
+            if upcoming is not None and not upcoming.cancel():
                 with contextlib.suppress(BaseException):
                     upcoming.result().close()
     return outcomes

@@ -43,8 +43,10 @@ class Prepared:
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def close(self) -> None:
-        """Close the source (and remove its private copy); waits for its checks to stop reading."""
+        """Close the source (and remove its private copy); waits for its checks to stop reading
+        (checks not begun yet, of a source skipped or stopped before its turn, never begin)."""
         if self.checked is not None:
+            self.checked.cancel()
             wait([self.checked])
         self._stack.close()
 
