@@ -167,16 +167,20 @@ def test_a_table_without_rowids_is_checked_too(tmp_path: Path) -> None:
     assert "agents.agent_type holds text that is not valid UTF-8" in (stray.reason or "")
 
 
-def test_huge_clean_text_merges(tmp_path: Path) -> None:
-    """A 3.2 MB text value is more than a window of the scan holds: clean, it still goes in."""
-    source = tmp_path / "huge.db"
+def altered(source: Path, script: str) -> Path:
+    """A copy of the template at ``source``, changed by ``script``."""
     shutil.copy(TEMPLATE, source)
     with closing(sqlite3.connect(source)) as conn:
-        conn.execute(
-            "UPDATE agents SET agent_type = replace(hex(zeroblob(1600000)), '0', 'a') "
-            "WHERE rowid = 1"
-        )
-        conn.commit()
+        conn.executescript(script)
+    return source
+
+
+def test_huge_clean_text_merges(tmp_path: Path) -> None:
+    """A 3.2 MB text value is more than a window of the scan holds: clean, it still goes in."""
+    source = altered(
+        tmp_path / "huge.db",
+        "UPDATE agents SET agent_type = replace(hex(zeroblob(1600000)), '0', 'a') WHERE rowid = 1",
+    )
     report = merge([str(source)], str(tmp_path / "t.db"))
     assert report.ok and report.count("merged") == 1
 
@@ -184,22 +188,18 @@ def test_huge_clean_text_merges(tmp_path: Path) -> None:
 def test_a_column_named_rowid_does_not_hide_rows_from_the_scan(tmp_path: Path) -> None:
     """With a column called rowid, ``rowid`` names that column: the scan must still read every
     row (here one whose "rowid" is NULL holds a NUL) and never do arithmetic on text."""
-    source = tmp_path / "rowid-column.db"
-    shutil.copy(TEMPLATE, source)
-    with closing(sqlite3.connect(source)) as conn:
-        conn.executescript(
-            "ALTER TABLE agents ADD COLUMN rowid TEXT; UPDATE agents SET rowid = 'k';"
-            "UPDATE agents SET rowid = NULL, genome_id = 'a' || char(0) || 'b' WHERE _rowid_ = 2;"
-        )
+    source = altered(
+        tmp_path / "rowid-column.db",
+        "ALTER TABLE agents ADD COLUMN rowid TEXT; UPDATE agents SET rowid = 'k';"
+        "UPDATE agents SET rowid = NULL, genome_id = 'a' || char(0) || 'b' WHERE _rowid_ = 2;",
+    )
     (report,) = inspect([str(source)])
     assert not report.mergeable
     assert any("agents.genome_id holds text with a NUL character" in p for p in report.problems)
-    clean = tmp_path / "rowid-clean.db"
-    shutil.copy(TEMPLATE, clean)
-    with closing(sqlite3.connect(clean)) as conn:
-        conn.executescript(
-            "ALTER TABLE agents ADD COLUMN rowid TEXT; UPDATE agents SET rowid = 'k';"
-        )
+    clean = altered(
+        tmp_path / "rowid-clean.db",
+        "ALTER TABLE agents ADD COLUMN rowid TEXT; UPDATE agents SET rowid = 'k';",
+    )
     (fine,) = inspect([str(clean)])
     assert not any("holds" in p for p in fine.problems), fine.problems
 
