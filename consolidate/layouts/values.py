@@ -35,17 +35,6 @@ from consolidate.layouts.shapes import SourceShape, TableShape
 _PG_TYPE = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
 
 
-def _unusual(v: str) -> str:
-    """Text that may hold a NUL or a byte outside ASCII, for the column-by-column pass.
-
-    ``length`` counts characters up to the first NUL and skips UTF-8 continuation bytes after a
-    lead byte, so it differs from the byte count for a NUL or any multi-byte sequence; a lead
-    byte with nothing to continue it counts as one character, but LIKE decodes it as U+FFFD. A
-    stray continuation byte passes both: the byte test of :func:`_odd_text` is what finds it.
-    """
-    return f"(length({v}) <> length(CAST({v} AS BLOB)) OR {v} LIKE '%' || char(65533) || '%')"
-
-
 #: Rowids per window of the text scan, and the most text SQLite may build for one column of a
 #: window: SQLite refuses a longer string (or a longer value), and that table's text columns are
 #: then checked value by value, so a window holds a few MB whatever the source. A table whose
@@ -57,7 +46,7 @@ _MAX_ROWID = 2**63 - 1
 
 
 # Codes per value, worst first; max() over a column gives the worst value it holds.
-_BLOB, _NUL, _NOT_A_NUMBER, _FRACTION, _NON_ASCII = 5, 4, 3, 2, 1
+_BLOB, _NUL, _NOT_A_NUMBER, _FRACTION = 4, 3, 2, 1
 _WHAT = {
     _BLOB: "a BLOB value (stored type blob)",
     _NUL: "text with a NUL character (stored type text)",
@@ -118,7 +107,7 @@ def check_values(
             continue
         worst = conn.execute(scan.codes_sql).fetchone()
         for column, code in zip(scan.columns, worst, strict=True):
-            if code and code != _NON_ASCII:
+            if code:
                 return _reason(column, _WHAT[code])
         source = f"{quote(scan.table)} AS s"
         for column in odd:
@@ -264,9 +253,7 @@ def _code(column: _Column) -> str:
     if column.central_affinity == "TEXT":
         return (
             f"CASE {kind} WHEN 'blob' THEN {_BLOB} WHEN 'text' THEN "
-            f"CASE WHEN instr({v}, char(0)) > 0 THEN {_NUL} "
-            f"WHEN {_unusual(v)} THEN {_NON_ASCII} "
-            "ELSE 0 END ELSE 0 END"
+            f"CASE WHEN instr({v}, char(0)) > 0 THEN {_NUL} ELSE 0 END ELSE 0 END"
         )
     if column.central_affinity == "INTEGER":
         digits = f"(ltrim({v}, '-') <> '' AND NOT ltrim({v}, '-') GLOB '*[^0-9]*')"
