@@ -38,6 +38,14 @@ def present(target: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
 
 
+def assert_complete(target: Path) -> VerifyReport:
+    """Every declared index is there and verify accepts the target (its report)."""
+    assert DECLARED <= present(target)
+    report = verify(str(target))
+    assert report.ok, [str(m) for m in report.mismatches]
+    return report
+
+
 def only_missing_indexes(report: VerifyReport) -> bool:
     """Whether every failed check is the missing-index one (what a hard stop may leave)."""
     return all(m.check == "indexes present" for m in report.mismatches)
@@ -64,8 +72,7 @@ def test_a_new_target_loads_without_lookup_indexes_and_ends_with_them(tmp_path: 
     # The ledger's lookup by content hash and every primary key stay throughout.
     assert "ix_simulations_source_sha256" in during
     assert any(name.startswith("sqlite_autoindex_agent_states") for name in during)
-    assert DECLARED <= present(target)
-    assert verify(str(target)).ok
+    assert_complete(target)
     # A target that holds rows keeps its indexes while the next merge loads into it.
     build_corpus(runs, 3, first=SOURCES)
     (pause / "paused").unlink()
@@ -95,9 +102,7 @@ def test_kill_9_in_a_deferred_load_then_a_rerun_gives_a_target_verify_accepts(
     assert rerun.returncode == 0, rerun.stderr
     totals = json.loads(rerun.stdout)["totals"]
     assert (totals["skipped"], totals["merged"]) == (3, SOURCES - 3)
-    assert DECLARED <= present(target)
-    report = verify(str(target))
-    assert report.ok, [str(m) for m in report.mismatches]
+    assert_complete(target)
 
 
 def test_a_rerun_that_merges_nothing_builds_the_missing_indexes(tmp_path: Path) -> None:
@@ -109,8 +114,7 @@ def test_a_rerun_that_merges_nothing_builds_the_missing_indexes(tmp_path: Path) 
             conn.execute(f'DROP INDEX "{name}"')
     again = merge([str(runs)], str(target))
     assert again.ok and again.count("skipped") == 2 and again.count("merged") == 0
-    assert DECLARED <= present(target)
-    assert verify(str(target)).ok
+    assert_complete(target)
 
 
 def test_verify_names_the_missing_indexes_and_says_how_to_build_them(
@@ -137,8 +141,7 @@ def test_db_upgrade_builds_the_missing_indexes(tmp_path: Path, runner: CliRunner
     assert not DEFERRABLE & present(target)
     result = runner.invoke(cli, ["db", "upgrade", str(target)])
     assert result.exit_code == 0, result.output
-    assert DECLARED <= present(target)
-    assert verify(str(target)).ok
+    assert_complete(target)
 
 
 def test_a_dry_run_changes_no_index(tmp_path: Path, runner: CliRunner) -> None:
@@ -170,9 +173,7 @@ def test_the_writer_writes_into_a_target_whose_indexes_were_dropped(tmp_path: Pa
             ctx.update_agent_death(agent_id="agent_0", death_time=4, cause="starvation")
     report = merge([str(runs)], str(target))
     assert report.ok and report.count("merged") == 2
-    assert DECLARED <= present(target)
-    checked = verify(str(target))
-    assert checked.ok, [str(m) for m in checked.mismatches]
+    checked = assert_complete(target)
     assert "written" in checked.simulations
 
 
@@ -196,9 +197,7 @@ def test_two_merges_into_one_new_target_at_once(tmp_path: Path) -> None:
         reports.append(json.loads(out))
     merged = [s["path"] for r in reports for s in r["sources"] if s["status"] == "merged"]
     assert sorted(merged) == sorted(set(merged)) and len(merged) == 12
-    assert DECLARED <= present(target)
-    report = verify(str(target))
-    assert report.ok, [str(m) for m in report.mismatches]
+    assert_complete(target)
 
 
 def test_migrations_do_not_trip_over_missing_indexes(tmp_path: Path) -> None:
