@@ -63,6 +63,21 @@ DAMAGE = {
         "WHERE rowid = 9223372036854775807",
         "agents.agent_type holds text that is not valid UTF-8 (stored type text)",
     ),
+    # The stored-type tests run per window of rowids too: a value past the first window counts.
+    "fraction-in-a-later-window": (
+        "UPDATE agents SET rowid = 100000, birth_time = 1.5 WHERE rowid = 1",
+        "agents.birth_time holds a fractional number (stored type real), "
+        "which the bigint column agents.birth_time",
+    ),
+    "blob-in-a-later-window": (
+        "UPDATE agent_actions SET rowid = 100000, action_type = X'00ff' WHERE rowid = 1",
+        "agent_actions.action_type holds a BLOB value (stored type blob)",
+    ),
+    "words-in-a-later-window": (
+        "UPDATE agent_actions SET rowid = 100000, reward = 'lots' WHERE rowid = 1",
+        "agent_actions.reward holds text that is not a number (stored type text), "
+        "which the double precision column agent_actions.reward",
+    ),
     # Text longer than a window concatenates is checked value by value.
     "stray-byte-in-long-text": (
         "UPDATE agents SET agent_type = replace(hex(zeroblob(1500)), '0', 'a') "

@@ -7,19 +7,20 @@ the table, the column, the value's stored type and the central column's type, so
 merges into one experiment database and not into another.
 
 The check looks at what the merge mapping's SELECT yields (the value as it would be written, after
-the documented conversions), by *stored* type (``typeof``), never by the declaration. Per table,
-one SQL scan tests every column's stored type; the text columns' bytes are read in windows of
-rowids, each column's text of a window concatenated in SQL and tested in Python for a NUL or any
-byte outside ASCII (no SQL function sees every such byte: ``length`` and ``LIKE`` both miss a
-stray continuation byte). Only a table where something fires is looked at column by column, and
-only text outside ASCII is decoded, value by value, to test its UTF-8. Merge runs it in a check
-thread beside the copy; ``inspect`` and ``merge --dry-run`` run it to predict.
+the documented conversions), by *stored* type (``typeof``), never by the declaration. Each table
+is read once, in windows of rowids: per window, aggregates say whether a stored-type test fires
+(the type of a column's largest value, a fraction's own test) and each text column's text is
+concatenated in SQL and tested in Python for a NUL or any byte outside ASCII (no SQL function
+sees every such byte: ``length`` and ``LIKE`` both miss a stray continuation byte). Only a table
+where something fires is looked at column by column, and only text outside ASCII is decoded,
+value by value, to test its UTF-8. Merge runs it in a check thread beside the copy; ``inspect``
+and ``merge --dry-run`` run it to predict.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from consolidate.layouts.mapping import (
@@ -74,19 +75,30 @@ class _Scan:
     table: str
     columns: tuple[_Column, ...]
     text: tuple[_Column, ...]  # the columns whose central type is text
-    types_sql: str  # (a row the stored-type tests fire on?, the first rowid)
-    rowless_types_sql: str  # the test alone, for a table whose rowid cannot be named
-    #: Per text column its window's text as one BLOB, then the next rowid.
-    window_sql: str | None  # None: the rowid cannot be named
+    #: The table's first rowid; None: the rowid cannot be named.
+    start_sql: str | None
+    #: Per window: whether a stored-type test fires, per text column the window's text as one
+    #: BLOB, then the next rowid. None: the rowid cannot be named.
+    window_sql: str | None
+    rowless_types_sql: str  # whether a stored-type test fires, in one pass over the whole table
     codes_sql: str  # the worst code per column
 
 
-#: id(mapping) -> (the mapping, its scans). Sources of one layout share one mapping object (see
+@dataclass(frozen=True)
+class _Plan:
+    """A layout's scans, and one statement that finds every windowed table's first rowid (a
+    statement per table costs a small source more than its rows do)."""
+
+    scans: tuple[_Scan, ...]
+    starts_sql: str | None  # one value per scan with a window_sql, in order; None: no such scan
+
+
+#: id(mapping) -> (the mapping, its plan). Sources of one layout share one mapping object (see
 #: layouts.reading), so a thousand small runs build this SQL once, not a thousand times (building
 #: it cost a small source more than half a millisecond); the mapping is held, so its id is
 #: never reused while the entry lives.
-_SCANS: dict[int, tuple[SourceMapping, tuple[_Scan, ...]]] = {}
-_SCANS_MAX = 256
+_PLANS: dict[int, tuple[SourceMapping, _Plan]] = {}
+_PLANS_MAX = 256
 
 
 def check_values(
@@ -101,8 +113,9 @@ def check_values(
         mapping: the source's mapping.
         shape: the source's shape (the mapping was built from it).
     """
-    for scan in _scans(mapping, shape):
-        typed, odd = _first_pass(conn, scan)
+    plan = _plan(mapping, shape)
+    for scan, start in zip(plan.scans, _starts(conn, plan), strict=True):
+        typed, odd = _first_pass(conn, scan, start)
         if not typed and not odd:
             continue
         worst = conn.execute(scan.codes_sql).fetchone()
@@ -116,42 +129,64 @@ def check_values(
     return None
 
 
-def _first_pass(conn: sqlite3.Connection, scan: _Scan) -> tuple[bool, list[_Column]]:
+# What _starts gives a table whose rowid cannot be named, or whose first rowid was not found.
+_ROWLESS = object()
+
+
+def _starts(conn: sqlite3.Connection, plan: _Plan) -> list[object]:
+    """Per scan its first rowid (None: an empty table), or _ROWLESS."""
+    windowed = [scan for scan in plan.scans if scan.start_sql is not None]
+    firsts: list[object] = []
+    if plan.starts_sql is not None:
+        try:
+            firsts = list(conn.execute(plan.starts_sql).fetchone())
+        except sqlite3.OperationalError:  # a WITHOUT ROWID table: "no such column: _rowid_"
+            firsts = [_first_rowid(conn, scan) for scan in windowed]
+    found = iter(firsts)
+    return [next(found) if scan.start_sql is not None else _ROWLESS for scan in plan.scans]
+
+
+def _first_rowid(conn: sqlite3.Connection, scan: _Scan) -> object:
+    assert scan.start_sql is not None
+    try:
+        return conn.execute(scan.start_sql).fetchone()[0]
+    except sqlite3.OperationalError:
+        return _ROWLESS
+
+
+def _first_pass(conn: sqlite3.Connection, scan: _Scan, rowid: object) -> tuple[bool, list[_Column]]:
     """Whether a stored-type test fires, and the text columns holding a NUL or a byte outside
     ASCII somewhere."""
+    if rowid is _ROWLESS or scan.window_sql is None:
+        return _rowless(conn, scan)
     odd: set[int] = set()
-
-    def look(texts: Sequence[bytes | None]) -> None:
-        for n, text in enumerate(texts):
-            if text is not None and (not text.isascii() or b"\0" in text):
-                odd.add(n)
-
-    if scan.window_sql is None:
-        (typed,) = conn.execute(scan.rowless_types_sql).fetchone()
-        return bool(typed), list(scan.text)
-    try:
-        typed, rowid = conn.execute(scan.types_sql).fetchone()
-    except sqlite3.OperationalError:  # WITHOUT ROWID: "no such column: _rowid_"
-        (typed,) = conn.execute(scan.rowless_types_sql).fetchone()
-        return bool(typed), list(scan.text)
+    typed = False
     # Windows of rowid values, each starting at a rowid that exists: a dense table (every
     # legacy one) is read once, in about rows / 5,000 queries, one window in memory at a time.
-    width = len(scan.text)
     limit = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, _LIMIT)
     try:
-        while width and rowid is not None:
+        while isinstance(rowid, int):
             last = min(rowid + _WINDOW - 1, _MAX_ROWID)
-            *texts, rowid = conn.execute(scan.window_sql, (rowid, last)).fetchone()
-            look(texts)
-    except sqlite3.DataError:  # "string or blob too big": more text than a window may hold
-        return bool(typed), list(scan.text)
+            fired, *texts, rowid = conn.execute(scan.window_sql, (rowid, last)).fetchone()
+            typed = typed or bool(fired)
+            for n, text in enumerate(texts):
+                if text is not None and (not text.isascii() or b"\0" in text):
+                    odd.add(n)
+    except sqlite3.DataError:  # "string or blob too big": more than a window may hold
+        return _rowless(conn, scan)
     finally:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
-    return bool(typed), [scan.text[n] for n in sorted(odd)]
+    return typed, [scan.text[n] for n in sorted(odd)]
 
 
-def _scans(mapping: SourceMapping, shape: SourceShape) -> tuple[_Scan, ...]:
-    known = _SCANS.get(id(mapping))
+def _rowless(conn: sqlite3.Connection, scan: _Scan) -> tuple[bool, list[_Column]]:
+    """The stored-type tests in one pass, every text column to be checked value by value."""
+    (typed,) = conn.execute(scan.rowless_types_sql).fetchone()
+    return bool(typed), list(scan.text)
+
+
+def _plan(mapping: SourceMapping, shape: SourceShape) -> _Plan:
+    known = _PLANS.get(id(mapping))
     if known is not None and known[0] is mapping:
         return known[1]
     scans = []
@@ -161,10 +196,12 @@ def _scans(mapping: SourceMapping, shape: SourceShape) -> tuple[_Scan, ...]:
         legacy = shape.table(table)
         names = frozenset(c.name.lower() for c in legacy.columns) if legacy else frozenset()
         scans.append(_scan(table, columns, names))
-    if len(_SCANS) >= _SCANS_MAX:
-        _SCANS.clear()
-    _SCANS[id(mapping)] = (mapping, tuple(scans))
-    return tuple(scans)
+    starts = [f"({scan.start_sql})" for scan in scans if scan.start_sql is not None]
+    plan = _Plan(tuple(scans), f"SELECT {', '.join(starts)}" if starts else None)
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[id(mapping)] = (mapping, plan)
+    return plan
 
 
 def _scan(table: str, columns: list[_Column], names: frozenset[str]) -> _Scan:
@@ -172,27 +209,26 @@ def _scan(table: str, columns: list[_Column], names: frozenset[str]) -> _Scan:
     the rowid)."""
     name = quote(table)
     text = tuple(c for c in columns if c.central_affinity == "TEXT")
-    types = " OR ".join(f"({_suspect(c)})" for c in columns)
-    exists = f"SELECT 1 FROM {name} AS s WHERE {types}"
+    suspects = " OR ".join(f"({_suspect(c)})" for c in columns)
     rowid = next((a for a in ("_rowid_", "rowid", "oid") if a not in names), None)
-
-    window = None
+    start = window = None
     if rowid is not None:
-        texts = ", ".join(
-            f"CAST(group_concat(CASE WHEN typeof({c.raw}) = 'text' THEN {c.raw} END, '') AS BLOB)"
-            for c in text
-        )
+        # Aggregates, not a test per value: a test per value and column cost a 20-run source
+        # more than reading its text did.
+        fired = " OR ".join(f"({_fired(c)})" for c in columns)
+        texts = "".join(f", CAST(group_concat({c.raw}, '') AS BLOB)" for c in text)
+        start = f"SELECT min({rowid}) FROM {name}"
         window = (
-            f"SELECT {texts}, (SELECT min({rowid}) FROM {name} WHERE {rowid} > ?2) "
+            f"SELECT {fired}{texts}, (SELECT min({rowid}) FROM {name} WHERE {rowid} > ?2) "
             f"FROM {name} AS s WHERE s.{rowid} BETWEEN ?1 AND ?2"
         )
     return _Scan(
         table=table,
         columns=tuple(columns),
         text=text,
-        types_sql=f"SELECT EXISTS ({exists}), (SELECT min({rowid}) FROM {name})",
-        rowless_types_sql=f"SELECT EXISTS ({exists})",
+        start_sql=start,
         window_sql=window,
+        rowless_types_sql=f"SELECT EXISTS (SELECT 1 FROM {name} AS s WHERE {suspects})",
         codes_sql=f"SELECT {', '.join(f'max({_code(c)})' for c in columns)} FROM {name} AS s",
     )
 
@@ -245,6 +281,19 @@ def _suspect(column: _Column) -> str:
             f"(typeof({v}) = 'real' AND {v} <> CAST({v} AS INTEGER))"
         )
     return f"typeof({v}) IN ('blob', 'text')"
+
+
+def _fired(column: _Column) -> str:
+    """:func:`_suspect` over a window, as aggregates: a BLOB sorts above every other value and
+    text above every number, so the type of a column's largest value says whether the window
+    holds a BLOB (or text) in it; a fraction needs its own test."""
+    v = column.raw
+    if column.central_affinity == "TEXT":
+        return f"typeof(max({v})) = 'blob'"  # its text's bytes: see _first_pass
+    kinds = f"typeof(max({v})) IN ('blob', 'text')"
+    if column.central_affinity == "INTEGER":
+        return f"{kinds} OR max({v} <> CAST({v} AS INTEGER))"  # a real compares as itself
+    return kinds
 
 
 def _code(column: _Column) -> str:
