@@ -118,7 +118,8 @@ def merge(
             with engine.connect() as conn, conn.begin():  # a read: no write lock needed
                 job = _with_snapshot(job, conn)
             indexes.defer(engine)  # a new SQLite target: build the lookup indexes at the end
-            with ThreadPoolExecutor(max_workers=max(1, jobs)) as checks:
+            # Two check threads per source at a time (merging.checks), so --jobs N wants 2N.
+            with ThreadPoolExecutor(max_workers=2 * max(1, jobs)) as checks:
                 job = _with_checks(job, checks)
                 outcomes = _run_all(files, job, jobs, on_source, should_stop)
             indexes.complete(engine)  # also after a Ctrl-C, and what a killed merge left

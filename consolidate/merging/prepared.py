@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from concurrent.futures import Future, wait
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,9 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from consolidate.errors import SourceError
 from consolidate.layouts.inspection import blocking_problems, simulation_id_for
 from consolidate.layouts.reading import OpenSource, open_source
+from consolidate.merging.checks import SourceChecks
 from consolidate.merging.report import SourceOutcome, database_reason
 from consolidate.merging.rerun import already_merged
-from consolidate.merging.source_transaction import Job, hash_and_check
+from consolidate.merging.source_transaction import Job
 from consolidate.sources.discover import SourceFile
 
 
@@ -39,7 +39,7 @@ class Prepared:
     legacy_row: dict[str, object] | None = None
     #: The source's sha256 after its integrity and value checks, computed in the merge's check
     #: threads from the moment the source was read: the transaction waits for it before commit.
-    checked: Future[str] | None = None
+    checked: SourceChecks | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def close(self) -> None:
@@ -47,7 +47,7 @@ class Prepared:
         (checks not begun yet, of a source skipped or stopped before its turn, never begin)."""
         if self.checked is not None:
             self.checked.cancel()
-            wait([self.checked])
+            self.checked.wait()
         self._stack.close()
 
 
@@ -106,4 +106,4 @@ def _read(prepared: Prepared, opened: OpenSource, job: Job) -> None:
     prepared.legacy_row = opened.simulation_row()
     prepared.base = replace(prepared.base, rows=counts)
     if job.checks is not None and job.plan is None:  # a dry run checks in its plan
-        prepared.checked = job.checks.submit(hash_and_check, opened)
+        prepared.checked = SourceChecks(job.checks, opened)

@@ -11,7 +11,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, Engine
@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consolidate.errors import SourceError
 from consolidate.layouts.reading import OpenSource
 from consolidate.merging import ledger
+from consolidate.merging.checks import SourceChecks
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
 from consolidate.merging.report import SourceOutcome, merged
@@ -59,8 +60,9 @@ class Job:
     on_table: TableCallback | None
     write_lock: threading.Lock | None  # SQLite targets: one writing thread at a time
     known: ledger.Snapshot | None = None  # what the target held when the merge started
-    #: Threads that hash and check a source beside its copy, started once per merge: starting
-    #: a thread per source cost a small source almost a millisecond.
+    #: Threads that hash and check a source beside its copy (two per source, see
+    #: merging.checks), started once per merge: a thread per source cost a small source almost
+    #: a millisecond.
     checks: ThreadPoolExecutor | None = None
     should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
     experiment_row: ExperimentRow = field(default_factory=ExperimentRow)
@@ -72,7 +74,7 @@ def merge_read(
     legacy_row: dict[str, object] | None,
     job: Job,
     *,
-    checked: Future[str] | None = None,
+    checked: SourceChecks | None = None,
 ) -> SourceOutcome:
     """The transaction of a source already read (``base`` holds its counts).
 
@@ -106,7 +108,7 @@ def _write(
     base: SourceOutcome,
     legacy_row: dict[str, object] | None,
     job: Job,
-    checked: Future[str] | None,
+    checked: SourceChecks | None,
 ) -> SourceOutcome:
     """One source's transaction: decide, record provenance, copy, check, seal.
 
@@ -138,8 +140,8 @@ def _write(
     # (sqlite3 and hashlib release the GIL) and both must be done before the commit.
     with contextlib.ExitStack() as stack:
         if checked is None:
-            checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=1))
-            checked = checks.submit(hash_and_check, opened)
+            checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=2))
+            checked = SourceChecks(checks, opened)
         own, sim = base.simulation_id or "", decision.simulation_id
         try:
             written = sink.copy_tables(conn, opened, sim, own, on_table=job.on_table)
@@ -147,7 +149,7 @@ def _write(
             checked.result()  # a value no target can carry is the reason, on every sink
             raise
         except BaseException:
-            wait([checked])  # the source is closed next: the check must be done reading it
+            checked.wait()  # the source is closed next: the check must be done reading it
             raise
         sha256 = checked.result()
     sink.lock(conn, f"content:{sha256}")
@@ -156,12 +158,6 @@ def _write(
     if written != {table: rows for table, rows in base.rows.items() if table in written}:
         raise SourceError(str(opened.path), f"rows read {base.rows} but written {written}")
     return merged(base, decision.simulation_id, decision.reason, written)
-
-
-def hash_and_check(opened: OpenSource) -> str:
-    """The source's sha256, once its integrity and every value it holds have been checked."""
-    opened.check_integrity()
-    return opened.sha256
 
 
 def _decide(conn: Connection, opened: OpenSource, base: SourceOutcome, job: Job) -> ledger.Decision:
