@@ -3,8 +3,6 @@ be exactly their schema, and Alembic must treat such a target as its own."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from alembic import command
@@ -13,7 +11,6 @@ from click.testing import CliRunner
 from consolidate.cli import cli
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine
-from tests.conftest import FIXTURES, REPO
 from tests.fresh_schema import GENERATED, catalog, migrated_catalog, module_text
 
 
@@ -57,18 +54,3 @@ def test_alembic_downgrades_and_upgrades_such_a_target(tmp_path: Path, runner: C
     up = runner.invoke(cli, ["db", "upgrade", str(made)])
     assert up.exit_code == 0, up.output
     assert catalog(made) == migrated_catalog()
-
-
-def test_a_merge_into_a_new_file_does_not_load_alembic(tmp_path: Path) -> None:
-    source = FIXTURES / "legacy" / "f7-slim-actions__v33.db"
-    code = (
-        "import sys\n"
-        "from consolidate import merge\n"
-        f"assert merge([{str(source)!r}], {str(tmp_path / 'new.db')!r}).ok\n"
-        "print('alembic' in sys.modules)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,26 @@ def test_inspect_loads_no_hashing_and_its_help_no_json() -> None:
     assert imported_by("inspect", str(source)).isdisjoint({"hashlib", "_hashlib"})
     # `inspect --help` parses nothing: JSON is for --json output and for a source's config.
     assert "json" not in imported_by("inspect", "--help")
+
+
+def test_a_merge_into_a_new_sqlite_file_loads_no_alembic_and_no_postgresql(
+    tmp_path: Path,
+) -> None:
+    """A new file gets the revisions' DDL (``schema.sqlite_head``), and only the target's own
+    SQLAlchemy dialect is imported."""
+    source = FIXTURES / "legacy" / "f7-slim-actions__v33.db"
+    code = (
+        "import sys\n"
+        "from consolidate import merge\n"
+        f"assert merge([{str(source)!r}], {str(tmp_path / 'new.db')!r}).ok\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'psycopg')\n"
+        "      or m.startswith('sqlalchemy.dialects.postgresql')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_plain_column_catalog_is_the_models() -> None:
