@@ -17,7 +17,8 @@ pair, not one side; ratios are the medians of the per-repetition ratios:
 - ``merge``: ``consolidate merge DIR -o NEW.db``, exactly as the README shows it, a new target
   each time (start-up and schema creation included);
 - ``in-engine``: ``benchmarks/in_engine.py``, plain sqlite3: ATTACH each file, INSERT ... SELECT
-  into tables keyed (simulation_id, legacy key), the two secondary indexes built after the load;
+  into tables keyed (simulation_id, legacy key), each run's rows tagged with its own
+  simulation_id as merge tags them, the two secondary indexes built after the load;
 - ``re-run``: the same merge again on its own target (nothing to do), against ``hash``: one
   process that reads every file once (sha256);
 - ``pandas``: ``benchmarks/pandas_loop.py``, the hand-written ``read_sql`` + ``to_sql`` loop

@@ -5,9 +5,13 @@
 Every ``*.db`` under FOLDER is attached in turn and each of its tables copied with one
 ``INSERT ... SELECT`` into a table of the same name keyed ``(simulation_id, legacy key)``, one
 transaction per file; the ``(simulation_id, step_number)`` and ``(simulation_id, agent_id)``
-indexes are built once after the load. Only the standard library is imported, so the process
-starts as fast as Python can. The tables are made from the first file's layout (the corpora of
-``bench_merge.py`` hold one layout).
+indexes are built once after the load. Each run's rows carry the id merge gives them: the one in
+its own ``simulations`` table (its file name's stem when it has none). Ids made up in file order
+(``sim_0``, ``sim_1``, ...) would be a cheaper job than the real one: they reach each primary key
+in almost ascending order, where real ids (``sim_ea3ebe02d3``) land anywhere in it, which made
+this script about 30% faster on the 200-run corpus (13.1 s against 18.5 s). Only the standard
+library is imported, so the process starts as fast as Python can. The tables are made from the
+first file's layout (the corpora of ``bench_merge.py`` hold one layout).
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ def main(folder: Path, target: Path) -> int:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     plan, indexed = create_tables(conn, sources[0])
-    for n, source in enumerate(sources):
-        sim = f"sim_{n}"
+    for source in sources:
         conn.execute("ATTACH DATABASE ? AS src", (source.as_uri() + "?immutable=1",))
+        sim = own_id(conn) or source.stem
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("INSERT INTO simulations VALUES (?, ?)", (sim, str(source)))
         for table, cols in plan:
@@ -39,6 +43,15 @@ def main(folder: Path, target: Path) -> int:
     build_indexes(conn, indexed)
     conn.close()
     return 0
+
+
+def own_id(conn: sqlite3.Connection) -> str | None:
+    """The id in the attached run's ``simulations`` table when it holds exactly one."""
+    try:
+        rows = conn.execute("SELECT simulation_id FROM src.simulations LIMIT 2").fetchall()
+    except sqlite3.OperationalError:  # no simulations table
+        return None
+    return rows[0][0] if len(rows) == 1 and isinstance(rows[0][0], str) else None
 
 
 def create_tables(
