@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,19 +71,25 @@ class OpenSource:
         """An experiment database (our own layout) rather than a legacy run."""
         return self.layout.family == central.FAMILY
 
-    def check_integrity(self) -> None:
+    def check_integrity(self, *, on_reader: bool = False) -> None:
         """The file's structure and its indexes (:meth:`OpenFile.check_integrity`), then every
         value the merge would write (:func:`check_values`): one rule for every target.
+
+        ``on_reader``: check on :attr:`reader`, in its thread, instead of a new connection (each
+        new connection parses the schema again: a small source's largest fixed cost).
 
         Raises:
             SourceError: the first problem, in one line naming table and column.
         """
-        self.file.check_integrity(full=True)
-        self.check_values()
+        self.file.check_integrity(full=True, conn=self.reader if on_reader else None)
+        self.check_values(on_reader=on_reader)
 
-    def check_values(self) -> None:
-        """Raise :class:`SourceError` for the first value no target can carry (one line)."""
-        with closing(self.connect()) as conn:
+    def check_values(self, *, on_reader: bool = False) -> None:
+        """Raise :class:`SourceError` for the first value no target can carry (one line).
+
+        ``on_reader``: as for :meth:`check_integrity`.
+        """
+        with closing(self.connect()) if not on_reader else nullcontext(self.reader) as conn:
             reason = check_values(conn, self.mapping, self.shape)
         if reason is not None:
             raise SourceError(str(self.path), reason)
@@ -169,7 +175,7 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
                 raise SourceError(str(file.path), "a SQLite database with no tables")
             opened = OpenSource(file, shape, layout, mapping, reader)
             if check:
-                opened.check_integrity()
+                opened.check_integrity(on_reader=True)
             yield opened
 
 

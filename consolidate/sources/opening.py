@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,19 +45,24 @@ class OpenFile:
         except OSError as exc:
             raise SourceError(str(self.path), f"cannot be read ({exc.strerror or exc})") from exc
 
-    def check_integrity(self, *, full: bool = False) -> None:
+    def check_integrity(
+        self, *, full: bool = False, conn: sqlite3.Connection | None = None
+    ) -> None:
         """Run ``PRAGMA quick_check`` (a full read of the file's structure), or with ``full``
         ``PRAGMA integrity_check``, which also finds rows that disagree with their indexes
         (damage ``quick_check`` passes, and that would put one row twice into a primary key).
+
+        ``conn``: a connection on this file to check on; by default a new one, so that the
+        check may run in another thread than the connection already open (merge's check thread).
 
         Raises:
             SourceError: the check reports a problem or the file cannot be read.
         """
         try:
-            with closing(self.connect()) as conn:
-                result = _checked(conn, full=full)
+            with closing(self.connect()) if conn is None else nullcontext(conn) as checked:
+                result = _checked(checked, full=full)
                 if result != [("ok",)]:
-                    reason = _index_reason(conn, _first_problems(result))
+                    reason = _index_reason(checked, _first_problems(result))
         except sqlite3.DatabaseError as exc:
             raise SourceError(str(self.path), sqlite_reason(exc)) from exc
         if result != [("ok",)]:
