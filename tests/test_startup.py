@@ -45,6 +45,14 @@ def test_inspect_of_one_file_imports_no_database_or_analysis_library() -> None:
     assert imported_by("inspect", str(source)).isdisjoint(HEAVY)
 
 
+def test_inspect_of_one_file_starts_no_workers() -> None:
+    # Several sources are read by worker processes; one is read in the process itself, and
+    # loading concurrent.futures (and logging with it) cost `inspect one.db` about 4 ms.
+    source = FIXTURES / "legacy" / "f7-slim-actions__v33.db"
+    loaded = imported_by("inspect", str(source))
+    assert loaded.isdisjoint({"concurrent", "multiprocessing", "logging"})
+
+
 def test_inspect_loads_no_hashing_and_its_help_no_json() -> None:
     # inspect never hashes a source (merge and verify do): loading OpenSSL cost it ~4 ms.
     source = FIXTURES / "legacy" / "f7-slim-actions__v33.db"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from consolidate.errors import SourceError
 from consolidate.layouts.mapping import quote
 from consolidate.layouts.reading import OpenSource, open_source
+from consolidate.layouts.workers import in_order
 from consolidate.sources.discover import SourceFile, discover
 
 
@@ -49,21 +48,12 @@ def inspect(
     """Describe every source named by files, directories or glob patterns.
 
     A broken source is described, not raised: its report has family ``unknown`` and the reason
-    among its problems.
+    among its problems. Several sources are read on every core (see :func:`in_order`); the
+    reports, and the calls of ``on_source``, still come in the order of the sources.
     """
     files = discover(sources)
     reports = []
-    with ExitStack() as stack:
-        each: Iterator[SourceReport] = map(inspect_one, files)
-        if len(files) > 1:  # one file (`consolidate inspect one.db`) starts no threads
-            from concurrent.futures import ThreadPoolExecutor
-
-            # Reading a source is SQLite's work (the integrity check above all), outside the
-            # GIL: a few threads use every core. Reports still come, and are called back, in order.
-            workers = min(4, os.cpu_count() or 1)
-            each = stack.enter_context(ThreadPoolExecutor(max_workers=workers)).map(
-                inspect_one, files
-            )
+    with in_order(inspect_one, files) as each:
         for report in each:
             reports.append(report)
             if on_source is not None:

@@ -1,0 +1,94 @@
+"""Running one function over many sources on every core, the results in the sources' order.
+
+``inspect`` of a thousand small sources is a few milliseconds of work each, about half of it in
+Python: threads share one GIL (and SQLite's allocator lock), so two threads took as long as one
+(3.1 s on 2 cores), where two processes took half as long. The workers are forked: they start
+with everything this process has imported, and nothing is pickled but the sources and results.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # imported when there are several sources: `inspect one.db` starts none
+    from concurrent.futures import Executor
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Most workers, whatever the machine: the sources are read from one disk.
+MAX_WORKERS = 4
+
+
+@contextmanager
+def in_order(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterator[R]]:
+    """``map(function, items)``, run by a few worker processes (threads where forking is not
+    safe) when there are several items; one item runs here, starting nothing.
+
+    Leaving the block early (an error, a Ctrl-C) cancels every item not yet begun and waits for
+    the workers, which finish the few under way and exit: nothing is left running. The workers
+    ignore Ctrl-C, which is this process's to handle.
+    """
+    workers = min(MAX_WORKERS, os.cpu_count() or 1, len(items))
+    if workers < 2:
+        yield map(function, items)
+        return
+    # Small chunks: a few round trips per worker and source, yet no worker left alone at the
+    # end with a long chunk (a chunk of 50 small sources of 1,000 made the end 25% slower).
+    chunk = max(1, min(16, len(items) // (8 * workers)))
+    pool: Executor | None = None
+    try:
+        with _blocked_sigint():  # a Ctrl-C while forking is handled once the workers ignore it
+            pool = _pool(workers)
+            results = pool.map(function, items, chunksize=chunk)  # every fork happens here
+        yield results
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def _pool(workers: int) -> Executor:
+    """Processes, forked; threads where a fork is unsafe: outside Linux, or when this process
+    runs other Python threads (a fork copies their locks, held or not, and not the threads).
+
+    Python's own count, not the system's: a pool's thread is joined at its shutdown but lingers
+    in ``/proc/self/task`` a moment longer, and would make a second call use threads.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork")
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(workers)
+
+
+@contextmanager
+def _blocked_sigint() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no fork either
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _ignore_sigint() -> None:
+    """A worker's first act: Ctrl-C, sent to the whole process group, is the parent's to handle;
+    one received while forking is pending here, and discarded."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
