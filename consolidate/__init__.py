@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from consolidate.analysis.query import ExperimentQueryTool
     from consolidate.layouts.inspection import SourceReport, inspect
     from consolidate.merging.conflict import OnConflict
-    from consolidate.merging.pipeline import merge
+    from consolidate.merging.entry import merge
     from consolidate.merging.report import MergeReport, SourceOutcome, TableSummary
     from consolidate.proof.findings import Mismatch, VerifyReport
     from consolidate.proof.verification import verify
@@ -41,7 +41,7 @@ _LAZY = {
     "SourceReport": "consolidate.layouts.inspection",
     "inspect": "consolidate.layouts.inspection",
     "OnConflict": "consolidate.merging.conflict",
-    "merge": "consolidate.merging.pipeline",
+    "merge": "consolidate.merging.entry",
     "MergeReport": "consolidate.merging.report",
     "SourceOutcome": "consolidate.merging.report",
     "TableSummary": "consolidate.merging.report",

@@ -4,15 +4,18 @@ imported, never by a clock."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from consolidate import merge
 from consolidate.layouts.mapping import affinity
-from consolidate.schema import metadata
+from consolidate.schema import indexes, metadata
 from consolidate.schema.columns import CENTRAL_COLUMNS
+from consolidate.schema.head import INDEXES
 from tests.conftest import FIXTURES, REPO
 
 HEAVY = ("sqlalchemy", "alembic", "pandas", "psycopg", "numpy", "matplotlib")
@@ -108,6 +111,26 @@ def test_the_collector_never_scans_what_start_up_imported() -> None:
     assert collections == "0"
     assert enabled == "True"  # on again for the command's own objects
     assert int(frozen) > 5000  # click's objects and ours
+
+
+def test_a_rerun_over_merged_sources_imports_no_database_library(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for stem in ("f7-slim-actions__v33", "f2-raw-pascal__v11"):
+        shutil.copy(FIXTURES / "legacy" / f"{stem}.db", runs)
+    target = tmp_path / "experiment.db"
+    assert merge([str(runs)], str(target)).ok
+    # Nothing to do: sqlite3 reads the target, and the sources are hashed and skipped.
+    assert imported_by("merge", str(runs), "-o", str(target)).isdisjoint(HEAVY)
+    # One source to merge: the full path, SQLAlchemy and all (the probe sees it).
+    shutil.copy(FIXTURES / "legacy" / "f5-simid__v28.db", runs)
+    assert "sqlalchemy" in imported_by("merge", str(runs), "-o", str(target))
+
+
+def test_the_plain_index_list_is_the_models() -> None:
+    assert INDEXES == tuple(
+        (str(i.table.name), str(i.name)) for i in indexes.declared() if i.table is not None
+    )
 
 
 def test_the_plain_column_catalog_is_the_models() -> None:

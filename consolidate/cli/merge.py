@@ -77,7 +77,7 @@ def merge_command(
       consolidate merge 'runs/*/simulation.db' -o experiment.db -e exp1
       consolidate merge runs/ -o postgresql+psycopg://me@dbhost/experiments --jobs 4
     """
-    from consolidate.merging.pipeline import merge
+    from consolidate.merging.entry import merge  # SQLAlchemy only if a source needs it
 
     files = progress(quiet=quiet, desc="sources", unit="db")
     rows = progress(quiet=quiet, desc="rows", unit="row", unit_scale=True, position=1)
@@ -158,8 +158,8 @@ def _advance(bar: tqdm[Any], n: int) -> None:
 
 def render(report: MergeReport) -> str:
     """The human report: the plan per source for a dry run, else pgloader's per-table summary."""
-    from consolidate.merging.experiments import ALREADY_THERE
-    from consolidate.merging.ledger import ALREADY_MERGED
+    from consolidate.merging.report import ALREADY_THERE
+    from consolidate.merging.snapshot import ALREADY_MERGED
 
     lines = []
     if report.dry_run:

@@ -39,10 +39,10 @@ from consolidate.layouts.mapping import quote
 from consolidate.layouts.reading import OpenSource
 from consolidate.merging import ledger
 from consolidate.merging.ledger import SIMULATIONS, OnConflict
+from consolidate.merging.report import ALREADY_THERE as ALREADY_THERE  # re-exported
 from consolidate.merging.report import SourceOutcome, database_reason, merged
 from consolidate.sinks import for_target
 
-ALREADY_THERE = "already there (a writer run with the same rows)"
 UNFINISHED = ("running", "pending")
 STOPPED = "not started: the merge was stopped"
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
 
 from consolidate.merging.conflict import OnConflict as OnConflict  # re-exported
+from consolidate.merging.snapshot import ALREADY_MERGED as ALREADY_MERGED  # re-exported
+from consolidate.merging.snapshot import QUERY as SNAPSHOT_QUERY
+from consolidate.merging.snapshot import Snapshot as Snapshot  # re-exported
 from consolidate.schema import DATA_TABLES, metadata
 
 SIMULATIONS = metadata.tables["simulations"]
 EXPERIMENTS = metadata.tables["experiments"]
-
-
-ALREADY_MERGED = "already merged (same sha256)"
 
 # The statements every merged source runs, built once: building a Core statement costs about
 # four times executing it, and a thousand small sources would build each a thousand times.
@@ -115,73 +115,9 @@ def conflict(
     )
 
 
-@dataclass(frozen=True)
-class Merged:
-    """One merged source as the ledger recorded it."""
-
-    simulation_id: str
-    sha256: str | None
-    family: str | None
-    schema_version: str | None
-    counts: dict[str, int]
-
-
-class Snapshot:
-    """The merged sources of the ledger, read in one query when a merge starts.
-
-    A re-run over a thousand merged files then decides "already merged" from memory, with no
-    transaction, no recognition and no ledger query per source. It only ever answers *skip*,
-    and only where :func:`decide` would: anything else (a new file, a changed one, an ambiguous
-    record) goes through :func:`decide` inside the source's transaction, as before.
-    """
-
-    def __init__(self, rows: list[tuple[str, str, str | None, str | None, str | None, str]]):
-        self._by_id: dict[str, tuple[str, Merged]] = {}
-        self._by_path: dict[str, list[Merged]] = {}
-        for sim, path, sha, family, version, counts in rows:
-            merged = Merged(sim, sha, family, version, json.loads(counts or "{}"))
-            self._by_id[sim] = (path, merged)
-            self._by_path.setdefault(path, []).append(merged)
-
-    def holds(self, source_path: str) -> bool:
-        """Whether a source was merged from this path (the only case worth a look)."""
-        return source_path in self._by_path
-
-    def already_merged(
-        self, *, simulation_id: str, source_path: str, sha256: str
-    ) -> tuple[Merged, str] | None:
-        """The record and the reason :func:`decide` would skip the source with, or None."""
-        earlier = [
-            m for m in self._by_path.get(source_path, ()) if m.simulation_id != simulation_id
-        ]
-        if len(earlier) > 1:
-            return None  # several: let decide() look in the transaction
-        if earlier:
-            if earlier[0].sha256 != sha256:
-                return None
-            return earlier[0], f"already merged as {earlier[0].simulation_id}"
-        _path, merged = self._by_id.get(simulation_id, ("", None))
-        if merged is None or merged.sha256 != sha256:
-            return None
-        return merged, ALREADY_MERGED
-
-
 def snapshot(conn: Connection) -> Snapshot:
     """Every merged source of the ledger, in one query (see :class:`Snapshot`)."""
-    sims = SIMULATIONS
-    rows = conn.execute(
-        select(
-            sims.c.simulation_id,
-            sims.c.source_path,
-            sims.c.source_sha256,
-            sims.c.source_family,
-            sims.c.source_schema_version,
-            sims.c.source_row_counts,
-        )
-        .where(sims.c.origin == "merge", sims.c.source_sha256.is_not(None))
-        .order_by(sims.c.simulation_id)
-    ).all()
-    return Snapshot([tuple(r) for r in rows])
+    return Snapshot(tuple(row) for row in conn.exec_driver_sql(SNAPSHOT_QUERY))
 
 
 def twin(conn: Connection, sha256: str, *, besides: str) -> str | None:

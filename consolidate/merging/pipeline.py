@@ -1,4 +1,5 @@
-"""``merge``: many legacy run files into one experiment database, one transaction per source.
+"""``merge``'s full path: many legacy run files into one experiment database, one transaction
+per source (``entry.merge`` is the way in: a re-run with nothing to do never gets here).
 
 For each source: open it read-only and recognise it; count its rows; reject it if anything in it
 has no home; ask the ledger whether it is new, already merged, changed or in conflict; then, in
@@ -23,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
 from consolidate.layouts import remote
-from consolidate.merging import experiments, indexes, ledger
+from consolidate.merging import experiments, indexes, ledger, rerun
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
 from consolidate.merging.prepared import Prepared, prepare
@@ -41,7 +42,7 @@ from consolidate.sources.discover import SourceFile
 
 def merge(
     sources: Sequence[str],
-    target: str | URL,
+    target: str | Path | URL,
     *,
     experiment_id: str | None = None,
     dry_run: bool = False,
@@ -52,43 +53,26 @@ def merge(
     on_table: TableCallback | None = None,
     on_plan: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    after: rerun.Pass | None = None,
 ) -> MergeReport:
-    """Merge every source named by files, directories or glob patterns into ``target``.
+    """The full path of :func:`consolidate.merging.entry.merge` (the same arguments), which
+    every source takes that a re-run's first pass could not skip from memory.
 
-    A new SQLite target gets its lookup indexes once, when the merge ends (stopped or not), and
-    any merge builds those a killed one left missing (:mod:`consolidate.merging.indexes`).
-
-    Args:
-        sources: files, directories (scanned recursively), glob patterns, database URLs.
-        target: a SQLite file path or a SQLAlchemy URL.
-        experiment_id: the experiment the simulations join; default: the target file's stem
-            (or the database name of a URL).
-        dry_run: decide and report, but write nothing (an absent target stays absent).
-        replace: re-merge a source whose content changed since it was merged.
-        on_conflict: when another source holds the simulation_id: reject, skip, or rename.
-        jobs: sources read and checked in parallel (SQLite still writes one at a time).
-        on_source: called after each source with its outcome (progress).
-        on_table: called after each table copy with (table, rows, seconds) (progress).
-        on_plan: called once with the number of sources found.
-        should_stop: asked before each source begins (and before each simulation of an
-            experiment database); once it returns True no further source or simulation
-            starts, the ones under way finish their transaction (committed or rolled back), and
-            the report says how many were not started (``MergeReport.unstarted``). This is how
-            a caller stops a merge cleanly (the CLI does it on Ctrl-C): an exception thrown
-            into the middle of a commit could leave the source's fate unknown.
-
-    Raises:
-        UsageError: no sources were found or the target cannot be named.
-        SchemaOutOfDate: the target's schema is older than this consolidate's.
+    ``after``: what that pass found and decided. Its sources are not found again (nor
+    ``on_plan`` called twice), those it skipped are not read again and keep their outcomes, and
+    those it hashed without skipping go straight to the ledger.
     """
-    started = time.perf_counter()
+    started = after.started if after is not None else time.perf_counter()
     url = target if isinstance(target, URL) else target_url(target)
     target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     exclude = Path(target_path) if target_path else None
     found = contextlib.ExitStack()  # private copies of sources named by URL live until the end
-    files = found.enter_context(remote.sources(sources, exclude=exclude))
-    if on_plan is not None:
-        on_plan(len(files))
+    if after is not None:
+        files = after.rest
+    else:
+        files = found.enter_context(remote.sources(sources, exclude=exclude))
+        if on_plan is not None:
+            on_plan(len(files))
     experiment = experiment_id or _default_experiment_id(url)
     engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
     seconds: dict[str, float] = defaultdict(float)
@@ -116,7 +100,7 @@ def merge(
             outcomes = _run_all(files, job, jobs, on_source, should_stop)
         else:
             with engine.connect() as conn, conn.begin():  # a read: no write lock needed
-                job = _with_snapshot(job, conn)
+                job = _with_snapshot(job, conn, after)
             indexes.defer(engine)  # a new SQLite target: build the lookup indexes at the end
             # Two check threads per source at a time (merging.checks), so --jobs N wants 2N.
             with ThreadPoolExecutor(max_workers=2 * max(1, jobs)) as checks:
@@ -127,6 +111,9 @@ def merge(
         found.close()
         if engine is not None:
             engine.dispose()
+    not_started = len(files) - len({o.path for o in outcomes})  # a file: one path or more
+    if after is not None:
+        outcomes = after.combined(outcomes)
     return MergeReport(
         target=describe(url),
         experiment_id=experiment,
@@ -134,13 +121,15 @@ def merge(
         sources=tuple(outcomes),
         tables=summarise(outcomes, seconds),
         seconds=time.perf_counter() - started,
-        not_started=len(files) - len({o.path for o in outcomes}),  # a file: one path or more
+        not_started=not_started,
     )
 
 
-def _with_snapshot(job: Job, conn: Connection) -> Job:
-    """``job`` knowing what the ledger holds, so a re-run skips merged sources from memory."""
-    return replace(job, known=ledger.snapshot(conn))
+def _with_snapshot(job: Job, conn: Connection, after: rerun.Pass | None) -> Job:
+    """``job`` knowing what the ledger holds, so a re-run skips merged sources from memory
+    (those ``after`` hashed and did not skip are decided by the ledger without a second look)."""
+    known = ledger.snapshot(conn)
+    return replace(job, known=known.without(after.unsure) if after is not None else known)
 
 
 def _with_checks(job: Job, checks: ThreadPoolExecutor) -> Job:

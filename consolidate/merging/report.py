@@ -5,8 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+if TYPE_CHECKING:  # a re-run with nothing to do reports without loading SQLAlchemy
+    from sqlalchemy.exc import SQLAlchemyError
+
+#: Why an experiment database's writer run is skipped when the target holds the same rows.
+ALREADY_THERE = "already there (a writer run with the same rows)"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ def summarise(outcomes: list[SourceOutcome], seconds: dict[str, float]) -> tuple
 
 def database_reason(exc: SQLAlchemyError | sqlite3.Error, simulation_id: str | None) -> str:
     """A database error while merging, as one line; a foreign simulation_id said plainly."""
+    from sqlalchemy.exc import DBAPIError
+
     original = exc.orig if isinstance(exc, DBAPIError) else exc
     text = (str(original).splitlines() or [type(original).__name__])[0]
     if "NOT NULL constraint failed" in text and text.endswith(".simulation_id"):

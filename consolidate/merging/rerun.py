@@ -1,33 +1,55 @@
 """A re-run's shortcut: a source the ledger already holds byte for byte is skipped from the
 ledger's snapshot, after reading only its bytes (the hash) and its own simulation_id.
 
-What it decides is what :func:`ledger.decide` would decide for the same bytes at the same path,
-so the outcome (status, reason, layout, counts) is the one the full path reports; whenever it is
+What it decides is what ``ledger.decide`` would decide for the same bytes at the same path, so
+the outcome (status, reason, layout, counts) is the one the full path reports; whenever it is
 not sure it returns None and the source takes the full path.
+
+A re-run over sources that are all merged already does nothing but this, so it is done before
+anything heavy is loaded (:func:`first_pass`, with plain ``sqlite3``): the target is read, the
+sources are found and each is hashed, on two threads (hashlib and sqlite3 release the GIL).
+SQLAlchemy and Alembic are imported only when some source needs the full path, which then
+starts from what the pass found (:class:`Pass`) instead of doing it again.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from consolidate.errors import SourceError
-from consolidate.merging.ledger import Snapshot
+from consolidate.merging import snapshot
 from consolidate.merging.report import SourceOutcome
-from consolidate.sources.discover import SourceFile
+from consolidate.merging.snapshot import Snapshot
+from consolidate.schema.columns import CENTRAL_COLUMNS
+from consolidate.schema.head import HEAD, INDEXES
+from consolidate.sources.discover import SourceFile, discover
 from consolidate.sources.opening import OpenFile, open_file
+
+#: Milliseconds to wait for another writer's lock, as the merge's engine waits.
+_BUSY_MS = 60_000
+#: The tables that hold per-simulation rows (``schema.DATA_TABLES``, without the models).
+_DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
 
 def already_merged(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
     """The skipped outcome of a source merged before from identical bytes, else None."""
     try:
         with open_file(source.path) as file:
+            path = str(file.path)
+            if not known.holds_bytes(path, file.sha256):
+                return None  # changed since: no need to read its id (nothing could skip it)
             sure, own = _own_id(file)
             if not sure:
                 return None
             simulation_id = own or source.path_id
             hit = known.already_merged(
-                simulation_id=simulation_id, source_path=str(file.path), sha256=file.sha256
+                simulation_id=simulation_id, source_path=path, sha256=file.sha256
             )
     except SourceError:
         return None  # the full path names the problem
@@ -58,3 +80,134 @@ def _own_id(file: OpenFile) -> tuple[bool, str | None]:
     if len(rows) == 1 and isinstance(rows[0][0], str) and rows[0][0]:
         return True, rows[0][0]
     return True, None
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What the first pass of a re-run found and decided, for the full path to go on from."""
+
+    started: float  # perf_counter() when the merge began
+    target: Path  # the SQLite target, resolved
+    files: tuple[SourceFile, ...]  # every source found, in the merge's order
+    #: Sources skipped from the snapshot, by path, each already given to ``on_source``.
+    skipped: dict[Path, SourceOutcome]
+    #: Held paths whose bytes the snapshot did not skip: the full path asks the ledger at once,
+    #: without hashing them again.
+    unsure: frozenset[str]
+    #: Nothing is left to do: every source looked at was skipped, and the target is complete.
+    done: bool
+
+    @property
+    def rest(self) -> list[SourceFile]:
+        """The sources the full path still has to take, in order."""
+        return [f for f in self.files if f.path not in self.skipped]
+
+    def combined(self, outcomes: Sequence[SourceOutcome]) -> list[SourceOutcome]:
+        """The skipped outcomes and the full path's (of :attr:`rest`), in the sources' order."""
+        theirs: dict[str, list[SourceOutcome]] = {}
+        for outcome in outcomes:
+            theirs.setdefault(outcome.path, []).append(outcome)
+        combined: list[SourceOutcome] = []
+        for file in self.files:
+            hit = self.skipped.get(file.path)
+            combined += [hit] if hit is not None else theirs.get(file.label or str(file.path), [])
+        return combined
+
+
+def first_pass(
+    sources: Sequence[str | Path],
+    target: object,
+    *,
+    on_plan: Callable[[int], None] | None = None,
+    on_source: Callable[[SourceOutcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Pass | None:
+    """Skip from the ledger's snapshot every source merged already, with ``sqlite3`` alone.
+
+    None (and nothing done: the full path starts from scratch) unless ``target`` is a SQLite
+    file a merge that merges nothing would leave as it is (see :func:`complete_target`) and
+    every source is a path. Otherwise the sources are found (``on_plan`` is called) and every
+    one the ledger holds by its path is hashed and decided, the next ones on two threads.
+
+    Raises:
+        UsageError: as ``discover`` (the full path would raise the same, before the target).
+    """
+    started = time.perf_counter()
+    path = _sqlite_file(target)
+    if path is None or any("://" in str(s) for s in sources):
+        return None
+    known = complete_target(path)
+    if known is None:
+        return None
+    files = tuple(discover([str(s) for s in sources], exclude=path))
+    if on_plan is not None:
+        on_plan(len(files))
+    skipped: dict[Path, SourceOutcome] = {}
+    unsure: set[str] = set()
+    done = True
+    with ThreadPoolExecutor(max_workers=2) as hashing:
+        held = {
+            f.path: hashing.submit(_timed, f, known)
+            for f in files
+            if f.problem is None and known.holds(str(f.path))
+        }
+        try:
+            for file in files:
+                if should_stop is not None and should_stop():
+                    break  # the rest is not started, as in the full path
+                decided = held.get(file.path)
+                outcome = decided.result() if decided is not None else None
+                if outcome is None:
+                    done = False  # a new, changed or unusable source: the full path's
+                    if decided is not None:
+                        unsure.add(str(file.path))
+                    continue
+                skipped[file.path] = outcome
+                if on_source is not None:
+                    on_source(outcome)
+        finally:
+            hashing.shutdown(cancel_futures=True)
+    return Pass(started, path, files, skipped, frozenset(unsure), done)
+
+
+def _timed(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
+    started = time.perf_counter()
+    outcome = already_merged(source, known)
+    if outcome is None:
+        return None
+    return replace(outcome, seconds=time.perf_counter() - started)
+
+
+def _sqlite_file(target: object) -> Path | None:
+    """The file a target names when it is a plain path to an existing file (as ``target_url``
+    reads a path); None for a URL, ``:memory:`` or a file not made yet."""
+    if not isinstance(target, str | Path) or "://" in str(target) or str(target) == ":memory:":
+        return None
+    path = Path(target).expanduser().resolve()
+    return path if path.is_file() else None
+
+
+def complete_target(path: Path) -> Snapshot | None:
+    """The ledger's snapshot of a target that a merge which merges nothing leaves as it is: an
+    experiment database in WAL mode at the schema head with every declared index and some data
+    row; else None (the full path then finds out what to do or what is wrong, and says so).
+
+    Read in one transaction on a plain connection, as the merge's engine reads it (waiting on
+    another writer's lock, never taking one).
+    """
+    try:
+        with closing(sqlite3.connect(path, timeout=_BUSY_MS / 1000, isolation_level=None)) as conn:
+            conn.execute("BEGIN")
+            names = conn.execute("SELECT type, tbl_name, name FROM sqlite_master").fetchall()
+            if ("table", "alembic_version", "alembic_version") not in names:
+                return None
+            revisions = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+            if revisions != [(HEAD,)] or conn.execute("PRAGMA journal_mode").fetchone() != ("wal",):
+                return None
+            if not {("index", table, index) for table, index in INDEXES} <= set(names):
+                return None  # a merge stopped before its end: the full path builds them
+            if not any(conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in _DATA):
+                return None  # no data row yet: the full path defers (drops) the indexes
+            return snapshot.read(conn)
+    except sqlite3.Error:
+        return None

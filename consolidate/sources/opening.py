@@ -9,11 +9,10 @@ SQLite may replay the WAL or roll back the journal without touching the original
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from consolidate.errors import SourceError
@@ -31,19 +30,25 @@ class OpenFile:
     read_uri: str  # a file: URI for sqlite3.connect(uri=True) or ATTACH
     copied_sha256: str | None  # computed while copying a source that has a sidecar
     sidecar: str | None  # '-wal' or '-journal' when a pending sidecar was read through a copy
+    _digest: list[str] = field(default_factory=list, init=False, compare=False, repr=False)
 
-    @functools.cached_property
+    @property
     def sha256(self) -> str:
         """Of the file's bytes, followed by its sidecar's when one is present.
 
         Computed on first use (inspect never needs it; merge computes it beside the copy).
+        Not a ``functools.cached_property``: on Python 3.11 that holds one lock for every
+        instance, so no two sources could be hashed at once (the merge hashes on two threads).
         """
         if self.copied_sha256:
             return self.copied_sha256
-        try:
-            return _sha256([self.path])
-        except OSError as exc:
-            raise SourceError(str(self.path), f"cannot be read ({exc.strerror or exc})") from exc
+        if not self._digest:
+            try:
+                self._digest.append(_sha256([self.path]))
+            except OSError as exc:
+                reason = f"cannot be read ({exc.strerror or exc})"
+                raise SourceError(str(self.path), reason) from exc
+        return self._digest[0]
 
     def check_integrity(
         self, *, full: bool = False, conn: sqlite3.Connection | None = None

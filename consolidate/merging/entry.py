@@ -1,0 +1,104 @@
+"""``merge``, the library's way in: a re-run with nothing to do is answered with ``sqlite3``
+alone (``rerun.first_pass``); anything else goes on in ``pipeline``, from where the pass left.
+
+Importing SQLAlchemy, the models and Alembic costs a merge about a third of a second, which on a
+re-run over a thousand merged files was more than reading every file once; so nothing here
+imports them until a source needs the full path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from consolidate.merging import rerun
+from consolidate.merging.conflict import OnConflict
+from consolidate.merging.report import MergeReport, SourceOutcome, summarise
+
+if TYPE_CHECKING:
+    from sqlalchemy import URL
+
+    from consolidate.merging.source_transaction import TableCallback
+
+
+def merge(
+    sources: Sequence[str],
+    target: str | Path | URL,
+    *,
+    experiment_id: str | None = None,
+    dry_run: bool = False,
+    replace: bool = False,
+    on_conflict: OnConflict | str = OnConflict.ERROR,
+    jobs: int = 1,
+    on_source: Callable[[SourceOutcome], None] | None = None,
+    on_table: TableCallback | None = None,
+    on_plan: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> MergeReport:
+    """Merge every source named by files, directories or glob patterns into ``target``.
+
+    A new SQLite target gets its lookup indexes once, when the merge ends (stopped or not), and
+    any merge builds those a killed one left missing (:mod:`consolidate.merging.indexes`). A
+    re-run whose sources are all merged already reports them skipped without loading SQLAlchemy
+    (:mod:`consolidate.merging.rerun`); its report is the one the full path would give.
+
+    Args:
+        sources: files, directories (scanned recursively), glob patterns, database URLs.
+        target: a SQLite file path or a SQLAlchemy URL.
+        experiment_id: the experiment the simulations join; default: the target file's stem
+            (or the database name of a URL).
+        dry_run: decide and report, but write nothing (an absent target stays absent).
+        replace: re-merge a source whose content changed since it was merged.
+        on_conflict: when another source holds the simulation_id: reject, skip, or rename.
+        jobs: sources read and checked in parallel (SQLite still writes one at a time).
+        on_source: called after each source with its outcome (progress); once per source, but
+            on a re-run the sources skipped from the ledger come before the others.
+        on_table: called after each table copy with (table, rows, seconds) (progress).
+        on_plan: called once with the number of sources found.
+        should_stop: asked before each source begins (and before each simulation of an
+            experiment database); once it returns True no further source or simulation
+            starts, the ones under way finish their transaction (committed or rolled back), and
+            the report says how many were not started (``MergeReport.unstarted``). This is how
+            a caller stops a merge cleanly (the CLI does it on Ctrl-C): an exception thrown
+            into the middle of a commit could leave the source's fate unknown.
+
+    Raises:
+        UsageError: no sources were found or the target cannot be named.
+        SchemaOutOfDate: the target's schema is older than this consolidate's.
+    """
+    conflict = OnConflict(on_conflict)  # a wrong choice fails here, as in the full path
+    first = None
+    if not dry_run:  # a dry run plans through the ledger's transactions: the full path
+        first = rerun.first_pass(
+            sources, target, on_plan=on_plan, on_source=on_source, should_stop=should_stop
+        )
+    if first is not None and first.done:
+        outcomes = list(first.skipped.values())
+        return MergeReport(
+            target=str(first.target),
+            experiment_id=experiment_id or first.target.stem,
+            dry_run=False,
+            sources=tuple(outcomes),
+            tables=summarise(outcomes, defaultdict(float)),
+            seconds=time.perf_counter() - first.started,
+            not_started=len(first.files) - len(outcomes),
+        )
+    from consolidate.merging import pipeline
+
+    return pipeline.merge(
+        sources,
+        target,
+        experiment_id=experiment_id,
+        dry_run=dry_run,
+        replace=replace,
+        on_conflict=conflict,
+        jobs=jobs,
+        on_source=on_source,
+        on_table=on_table,
+        on_plan=on_plan,
+        should_stop=should_stop,
+        after=first,
+    )
