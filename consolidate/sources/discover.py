@@ -69,6 +69,7 @@ def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[Sou
     # folder is known only once every argument has been seen.
     roots: dict[Path, Path | None] = {}
     problems: dict[Path, str] = {}
+    resolved_roots: dict[Path, Path] = {}  # a folder's files share it: resolved once, not each
     for argument in arguments:
         for file, root, problem in _expand(argument):
             # An unusable path is named as found: a loop or a dangling link resolves to nothing.
@@ -77,7 +78,9 @@ def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[Sou
                 raise UsageError(f"{argument}: the target cannot be its own source")
             if path == skip or path.name.endswith(SIDECAR_SUFFIXES) or path in roots:
                 continue
-            roots[path] = _resolved(root) if root is not None else None
+            if root is not None and root not in resolved_roots:
+                resolved_roots[root] = _resolved(root)
+            roots[path] = resolved_roots[root] if root is not None else None
             if problem is not None:
                 problems[path] = problem
     if not roots:
