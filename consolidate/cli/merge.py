@@ -10,17 +10,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from consolidate.cli.shared import progress, shown, table
+from consolidate.cli.shared import Bar, progress, shown, table
 from consolidate.errors import Interrupted, MergeFailed
 from consolidate.merging.conflict import OnConflict
 
 if TYPE_CHECKING:  # the library is imported when the command runs, not for --help
-    from tqdm import tqdm
-
     from consolidate.merging.report import MergeReport, SourceOutcome
 
 
@@ -152,7 +150,7 @@ def _stop_on_ctrl_c() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _advance(bar: tqdm[Any], n: int) -> None:
+def _advance(bar: Bar, n: int) -> None:
     bar.update(n)
 
 

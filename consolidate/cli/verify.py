@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from consolidate.cli.shared import progress, shown, table
+from consolidate.cli.shared import Bar, progress, shown, table
 from consolidate.errors import VerificationFailed
 
 if TYPE_CHECKING:  # the library is imported when the command runs, not for --help
-    from tqdm import tqdm
-
     from consolidate.proof.findings import VerifyReport
 
 
@@ -46,7 +44,7 @@ def verify_command(target: str, sources: tuple[str, ...], as_json: bool, quiet: 
         raise VerificationFailed(f"{len(report.mismatches)} checks failed in {report.target}")
 
 
-def _tick(bar: tqdm[Any]) -> None:
+def _tick(bar: Bar) -> None:
     bar.update()
 
 
