@@ -168,6 +168,12 @@ def _first_pass(conn: sqlite3.Connection, scan: _Scan, rowid: object) -> tuple[b
         while isinstance(rowid, int):
             last = min(rowid + _WINDOW - 1, _MAX_ROWID)
             fired, *texts, rowid = conn.execute(scan.window_sql, (rowid, last)).fetchone()
+            if isinstance(rowid, int) and rowid <= last:
+                # Only a damaged b-tree answers a rowid after ``last`` with one before it; the
+                # loop would never end (merge scans beside integrity_check, which names it).
+                raise sqlite3.DatabaseError(
+                    "database disk image is malformed (rowids out of order)"
+                )
             typed = typed or bool(fired)
             for n, text in enumerate(texts):
                 if text is not None and (not text.isascii() or b"\0" in text):

@@ -40,6 +40,7 @@ class SourceChecks:
             SourceError: the first problem, the file's integrity before its values (a value
                 scan of a damaged file may fail for the damage, which is the reason to give).
         """
+        self.wait()  # when it returns or raises, nothing reads the source any more
         self._integrity.result()
         return self._values.result()
 
@@ -55,8 +56,12 @@ class SourceChecks:
 
 
 def _size(opened: OpenSource) -> int:
+    """The source's bytes, a pending sidecar's included (``-wal``, read through a copy)."""
     try:
-        return opened.path.stat().st_size
+        size = opened.path.stat().st_size
+        if opened.sidecar:
+            size += opened.path.with_name(opened.path.name + opened.sidecar).stat().st_size
+        return size
     except OSError:  # gone since it was opened: the checks will say so, in one thread
         return 0
 
