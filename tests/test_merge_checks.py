@@ -3,6 +3,7 @@ value scan and sha256. The verdicts must be those of one thread: damage first, t
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from consolidate import merge
 from consolidate.merging import checks
 from fixtures.make_fixtures import generate
 from tests.conftest import REPO
@@ -48,14 +48,41 @@ def damaged(large: Path, folder: Path, *names: str) -> Path:
     return path
 
 
-def test_a_large_clean_source_merges(large: Path, tmp_path: Path) -> None:
-    (outcome,) = merge([str(large)], str(tmp_path / "t.db")).sources
-    assert outcome.status == "merged", outcome.reason
-    source = table_rows(large)
-    assert outcome.rows["agents"] == source["agents"] == 40
-    assert sum(outcome.rows.values()) == sum(source.values()) - source["simulations"]
+def merged(source: Path, target: Path, *, processes: bool) -> tuple[str, str | None]:
+    """(status, reason) of merging ``source`` alone in a fresh interpreter (with a timeout: a
+    check that never ends fails here), its checks in forked worker processes, or in threads
+    when another thread is alive there (forking is then unsafe: see layouts.workers)."""
+    bystander = (
+        "import threading\nthreading.Thread(target=threading.Event().wait, daemon=True).start()\n"
+        if not processes
+        else ""
+    )
+    code = (
+        "import json\n"
+        f"{bystander}"
+        "from consolidate import merge\n"
+        f"(o,) = merge([{str(source)!r}], {str(target)!r}).sources\n"
+        "print(json.dumps([o.status, o.reason]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    status, reason = json.loads(done.stdout)
+    return status, reason
 
 
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
+def test_a_large_clean_source_merges(large: Path, tmp_path: Path, processes: bool) -> None:
+    target = tmp_path / "t.db"
+    status, reason = merged(large, target, processes=processes)
+    assert status == "merged", reason
+    source, central = table_rows(large), table_rows(target)
+    assert central["agents"] == source["agents"] == 40
+    assert central["agent_actions"] == source["agent_actions"]
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
 @pytest.mark.parametrize(
     ("names", "reason"),
     [
@@ -67,13 +94,13 @@ def test_a_large_clean_source_merges(large: Path, tmp_path: Path) -> None:
     ],
 )
 def test_a_large_damaged_source_gets_the_reason_of_one_thread(
-    large: Path, tmp_path: Path, names: tuple[str, ...], reason: str
+    large: Path, tmp_path: Path, names: tuple[str, ...], reason: str, processes: bool
 ) -> None:
     source = damaged(large, tmp_path, *names)
     target = tmp_path / "t.db"
-    (outcome,) = merge([str(source)], str(target)).sources
-    assert outcome.status == "rejected"
-    assert reason in (outcome.reason or ""), outcome.reason
+    status, got = merged(source, target, processes=processes)
+    assert status == "rejected"
+    assert reason in (got or ""), got
     with closing(sqlite3.connect(target)) as conn:
         assert conn.execute("SELECT count(*) FROM simulations").fetchone() == (0,)
 
@@ -103,20 +130,14 @@ def raised_interior_key(large: Path, folder: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("processes", [True, False], ids=["processes", "threads"])
 def test_a_large_source_with_rowids_out_of_order_is_rejected_not_looped_on(
-    large: Path, tmp_path: Path
+    large: Path, tmp_path: Path, processes: bool
 ) -> None:
     """The value scan runs beside integrity_check: on a damaged tree it must stop, not spin
-    (it did: in a process of its own, so that a regression fails here instead of hanging)."""
+    (it did)."""
     source = raised_interior_key(large, tmp_path)
-    code = (
-        "from consolidate import merge\n"
-        f"(o,) = merge([{str(source)!r}], {str(tmp_path / 't.db')!r}).sources\n"
-        "print(o.status, o.reason)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("rejected integrity check failed"), done.stdout
-    assert "out of order" in done.stdout, done.stdout
+    status, reason = merged(source, tmp_path / "t.db", processes=processes)
+    assert status == "rejected"
+    assert (reason or "").startswith("integrity check failed"), reason
+    assert "out of order" in (reason or ""), reason

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,37 @@ def test_sigkill_then_rerun_finishes_exactly_once(tmp_path: Path, kill_after: in
     assert totals["skipped"] == survived and totals["merged"] == SOURCES - survived
     assert assert_no_partial_simulation(target) == SOURCES
     assert verify(str(target)).ok  # the indexes dropped for the bulk load are back
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (Linux: /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="check workers are forked on Linux only")
+def test_the_check_workers_are_processes_and_end_with_a_killed_merge(tmp_path: Path) -> None:
+    """A forked worker waiting for work never sees its queue end (it holds it open too): after
+    kill -9 of the merge it must still go, or it keeps the merge's stdout open for ever."""
+    runs = tmp_path / "runs"
+    build_corpus(runs)
+    pause = tmp_path / "pause"
+    args = [str(runs), "-o", str(tmp_path / "t.db"), "-q"]
+    process = paused_merge(args, pause, at=2, stdout=subprocess.PIPE)
+    wait_until_paused(process, pause)
+    workers = children(process.pid)
+    assert len(workers) == 2  # one source's two checks at a time (merging.checks)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)  # returns once no worker holds the pipe open
+    for _ in range(300):
+        if not any(Path(f"/proc/{pid}").exists() for pid in workers):
+            break
+        time.sleep(0.01)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)

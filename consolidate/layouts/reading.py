@@ -165,18 +165,28 @@ def open_source(path: Path, *, check: bool = True) -> Iterator[OpenSource]:
     Raises:
         SourceError: the file is missing, empty, not SQLite, corrupt, or has no tables.
     """
-    with open_file(path) as file:
-        with closing(file.connect()) as reader:
-            try:
-                shape, layout, mapping = _analysed(reader)
-            except sqlite3.DatabaseError as exc:
-                raise SourceError(str(file.path), sqlite_reason(exc)) from exc
-            if not shape.tables:
-                raise SourceError(str(file.path), "a SQLite database with no tables")
-            opened = OpenSource(file, shape, layout, mapping, reader)
-            if check:
-                opened.check_integrity(on_reader=True)
-            yield opened
+    with open_file(path) as file, recognised(file) as opened:
+        if check:
+            opened.check_integrity(on_reader=True)
+        yield opened
+
+
+@contextmanager
+def recognised(file: OpenFile) -> Iterator[OpenSource]:
+    """``file`` (opened already, perhaps by another process) read and recognised; its reader
+    connection is closed on exit, the file (or its private copy) is left as it is.
+
+    Raises:
+        SourceError: the file is corrupt, not SQLite, or has no tables.
+    """
+    with closing(file.connect()) as reader:
+        try:
+            shape, layout, mapping = _analysed(reader)
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(str(file.path), sqlite_reason(exc)) from exc
+        if not shape.tables:
+            raise SourceError(str(file.path), "a SQLite database with no tables")
+        yield OpenSource(file, shape, layout, mapping, reader)
 
 
 #: Schema text (``sqlite_master``) -> what it was analysed into. A thousand runs of one layout

@@ -57,7 +57,33 @@ def in_order(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterato
             pool.shutdown(wait=True)
 
 
-def _pool(workers: int) -> Executor:
+@contextmanager
+def started(workers: int) -> Iterator[Executor]:
+    """``workers`` worker processes, forked now (threads where forking is unsafe, see
+    :func:`_pool`), for work beside the caller's own (they run at a lower priority); shut down
+    on exit, work not begun cancelled.
+
+    Forked before the caller starts any thread or opens any connection it keeps: a forked
+    copy of an open SQLite connection must never be used, nor closed, by the child.
+    """
+    with _blocked_sigint():
+        pool = _pool(workers, initializer=_background_worker)
+        if forked(pool):  # a fork context starts every worker at the first submit
+            pool.submit(int).result()
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def forked(pool: Executor) -> bool:
+    """Whether ``pool``'s workers are processes (what they are sent must then be picklable)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return isinstance(pool, ProcessPoolExecutor)
+
+
+def _pool(workers: int, *, initializer: Callable[[], None] | None = None) -> Executor:
     """Processes, forked; threads where a fork is unsafe: outside Linux, or when this process
     runs other Python threads (a fork copies their locks, held or not, and not the threads).
 
@@ -69,7 +95,8 @@ def _pool(workers: int) -> Executor:
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("fork")
-        return ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+        start = initializer or _ignore_sigint
+        return ProcessPoolExecutor(workers, mp_context=context, initializer=start)
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(workers)
@@ -87,8 +114,33 @@ def _blocked_sigint() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
+def _background_worker() -> None:
+    """:func:`_ignore_sigint`, at a lower priority: the work beside a caller's own, which the
+    machine then gives the caller first when they compete for a core (the copy of a merge, whose
+    checks run ahead of it)."""
+    _ignore_sigint()
+    os.nice(10)
+
+
 def _ignore_sigint() -> None:
     """A worker's first act: Ctrl-C, sent to the whole process group, is the parent's to handle;
-    one received while forking is pending here, and discarded."""
+    one received while forking is pending here, and discarded. Everything the fork copied is
+    frozen out of the collector's sight, so the child never finalizes the parent's garbage (a
+    sqlite3 connection closed by a child could checkpoint the parent's database). And the
+    worker ends when its parent does, however it ends (kill -9, an abort that skips the pool's
+    shutdown): waiting for work, it would never see the end of a queue it also holds open, and
+    would keep the parent's stdout open (a pipe to it would never close)."""
+    import gc
+
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    threading.Thread(target=_end_with, args=(os.getppid(),), daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.1)
+    os._exit(1)

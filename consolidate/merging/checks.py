@@ -1,37 +1,48 @@
-"""A source's checks, run in the merge's check threads beside the copy: its integrity check in
+"""A source's checks, run by the merge's check workers beside the copy: its integrity check in
 one, its value scan and sha256 in another.
 
-Split in two because on a 2-core machine one check thread was the slowest part of a merge of
+Split in two because on a 2-core machine one check worker was the slowest part of a merge of
 large runs: integrity_check alone takes about as long as the copy, and the value scan and the
 hash together about as long again. Both halves read the source through their own connection. A
-small source's checks stay in one thread: a millisecond or two of work gains nothing from a
-second hand-off between threads.
+small source's checks stay in one worker: a millisecond or two of work gains nothing from a
+second hand-off.
+
+The workers are forked processes where that is safe (:func:`layouts.workers.started`), threads
+otherwise. In threads the checks and the copy ran at two thirds of their speed: besides the
+GIL, every SQLite allocation in a process takes one lock (its memory statistics). A process
+receives the opened file (path and where to read it) and recognises it again, a millisecond.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+import sqlite3
+from concurrent.futures import Executor, Future, wait
 
-from consolidate.layouts.reading import OpenSource
+from consolidate.errors import SourceError
+from consolidate.layouts.reading import OpenSource, recognised
+from consolidate.layouts.workers import forked
+from consolidate.sources.opening import OpenFile
 
 #: Sources smaller than this are checked in one thread (the small corpus's runs are 231 KB, the
 #: 20-run corpus's 7 MB).
 _SPLIT_BYTES = 1 << 20
 
-_DONE: Future[None] = Future()
+_DONE: Future[_Result] = Future()
 _DONE.set_result(None)
 
 
 class SourceChecks:
     """The checks of one source under way; :meth:`result` waits for them."""
 
-    def __init__(self, checks: ThreadPoolExecutor, opened: OpenSource) -> None:
-        if _size(opened) < _SPLIT_BYTES:
-            self._integrity = _DONE
-            self._values = checks.submit(_all, opened)
-            return
-        self._integrity = checks.submit(opened.file.check_integrity, full=True)
-        self._values = checks.submit(_values_then_hash, opened)
+    def __init__(self, checks: Executor, opened: OpenSource) -> None:
+        self._path = str(opened.path)
+        parts = ("all",) if _size(opened) < _SPLIT_BYTES else ("integrity", "values")
+        if forked(checks):
+            futures = [checks.submit(_in_process, opened.file, part) for part in parts]
+        else:
+            futures = [checks.submit(_here, opened, part) for part in parts]
+        self._integrity = futures[0] if len(futures) == 2 else _DONE
+        self._values = futures[-1]
 
     def result(self) -> str:
         """The source's sha256 once every check passed.
@@ -41,8 +52,16 @@ class SourceChecks:
                 scan of a damaged file may fail for the damage, which is the reason to give).
         """
         self.wait()  # when it returns or raises, nothing reads the source any more
-        self._integrity.result()
-        return self._values.result()
+        for future in (self._integrity, self._values):
+            failed = future.result()
+            if isinstance(failed, tuple):
+                kind, reason = failed
+                if kind == "source":
+                    raise SourceError(self._path, reason)
+                raise sqlite3.DatabaseError(reason)
+        sha256 = self._values.result()
+        assert isinstance(sha256, str)
+        return sha256
 
     def cancel(self) -> None:
         """Checks not begun never begin (a source skipped or stopped before its turn)."""
@@ -66,11 +85,33 @@ def _size(opened: OpenSource) -> int:
         return 0
 
 
-def _all(opened: OpenSource) -> str:
-    opened.file.check_integrity(full=True)
-    return _values_then_hash(opened)
+#: What a check gives back: the sha256 (values and "all"), None (integrity), or the failure as
+#: ``(kind, reason)``: "source" for a SourceError, "sqlite" for SQLite's own error (a process
+#: sends both back as text; the exceptions themselves do not pickle).
+_Result = str | None | tuple[str, str]
 
 
-def _values_then_hash(opened: OpenSource) -> str:
-    opened.check_values()
-    return opened.sha256
+def _here(opened: OpenSource, part: str) -> _Result:
+    """One part of the checks, in a thread of this process, on the source as opened."""
+    try:
+        if part in ("integrity", "all"):
+            opened.file.check_integrity(full=True)
+        if part in ("values", "all"):
+            opened.check_values()
+            return opened.sha256
+        return None
+    except SourceError as exc:
+        return ("source", exc.reason)
+    except sqlite3.Error as exc:
+        return ("sqlite", str(exc))
+
+
+def _in_process(file: OpenFile, part: str) -> _Result:
+    """One part of the checks, in a worker process: the file recognised again there."""
+    try:
+        with recognised(file) as opened:
+            return _here(opened, part)
+    except SourceError as exc:
+        return ("source", exc.reason)
+    except sqlite3.Error as exc:
+        return ("sqlite", str(exc))

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
-from consolidate.layouts import remote
+from consolidate.layouts import remote, workers
 from consolidate.merging import experiments, indexes, ledger, rerun
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
@@ -74,6 +74,9 @@ def merge(
         if on_plan is not None:
             on_plan(len(files))
     experiment = experiment_id or _default_experiment_id(url)
+    # Two check workers per source at a time (merging.checks), so --jobs N wants 2N; forked
+    # before the target is opened or any thread started (a dry run checks in its plan).
+    pool = None if dry_run else found.enter_context(workers.started(2 * max(1, jobs)))
     engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
     seconds: dict[str, float] = defaultdict(float)
     counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
@@ -102,10 +105,8 @@ def merge(
             with engine.connect() as conn, conn.begin():  # a read: no write lock needed
                 job = _with_snapshot(job, conn, after)
             indexes.defer(engine)  # a new SQLite target: build the lookup indexes at the end
-            # Two check threads per source at a time (merging.checks), so --jobs N wants 2N.
-            with ThreadPoolExecutor(max_workers=2 * max(1, jobs)) as checks:
-                job = _with_checks(job, checks)
-                outcomes = _run_all(files, job, jobs, on_source, should_stop)
+            job = _with_checks(job, pool)
+            outcomes = _run_all(files, job, jobs, on_source, should_stop)
             indexes.complete(engine)  # also after a Ctrl-C, and what a killed merge left
     finally:
         found.close()
@@ -132,7 +133,7 @@ def _with_snapshot(job: Job, conn: Connection, after: rerun.Pass | None) -> Job:
     return replace(job, known=known.without(after.unsure) if after is not None else known)
 
 
-def _with_checks(job: Job, checks: ThreadPoolExecutor) -> Job:
+def _with_checks(job: Job, checks: Executor | None) -> Job:
     return replace(job, checks=checks)  # ``replace`` is an argument's name inside merge()
 
 

@@ -11,7 +11,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, Engine
@@ -63,7 +63,7 @@ class Job:
     #: Threads that hash and check a source beside its copy (two per source, see
     #: merging.checks), started once per merge: a thread per source cost a small source almost
     #: a millisecond.
-    checks: ThreadPoolExecutor | None = None
+    checks: Executor | None = None
     should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
     experiment_row: ExperimentRow = field(default_factory=ExperimentRow)
 
