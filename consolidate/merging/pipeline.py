@@ -67,38 +67,39 @@ def merge(
     target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     exclude = Path(target_path) if target_path else None
     found = contextlib.ExitStack()  # private copies of sources named by URL live until the end
-    if after is not None:
-        files = after.rest
-    else:
-        files = found.enter_context(remote.sources(sources, exclude=exclude))
-        if on_plan is not None:
-            on_plan(len(files))
-    experiment = experiment_id or _default_experiment_id(url)
-    # Two check workers per source at a time (merging.checks), so --jobs N wants 2N; forked
-    # before the target is opened or any thread started (a dry run checks in its plan).
-    pool = None if dry_run else found.enter_context(workers.started(2 * max(1, jobs)))
-    engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
-    seconds: dict[str, float] = defaultdict(float)
-    counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
-
-    def table_done(table: str, rows: int, spent: float) -> None:
-        with counting:
-            seconds[table] += spent
-        if on_table is not None:  # outside the lock: a caller's callback may wait on others
-            on_table(table, rows, spent)
-
-    conflict = OnConflict(on_conflict)
-    job = Job(
-        engine=engine,
-        experiment_id=experiment,
-        plan=Plan(replace=replace, on_conflict=conflict) if dry_run else None,
-        replace=replace,
-        on_conflict=conflict,
-        on_table=table_done,
-        write_lock=threading.Lock() if url.get_backend_name() == "sqlite" else None,
-        should_stop=should_stop,
-    )
+    engine: Engine | None = None  # closed with them below, however the merge ends
     try:
+        if after is not None:
+            files = after.rest
+        else:
+            files = found.enter_context(remote.sources(sources, exclude=exclude))
+            if on_plan is not None:
+                on_plan(len(files))
+        experiment = experiment_id or _default_experiment_id(url)
+        # Two check workers per source at a time (merging.checks), so --jobs N wants 2N; forked
+        # before the target is opened or any thread started (a dry run checks in its plan).
+        pool = None if dry_run else found.enter_context(workers.started(2 * max(1, jobs)))
+        engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
+        seconds: dict[str, float] = defaultdict(float)
+        counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
+
+        def table_done(table: str, rows: int, spent: float) -> None:
+            with counting:
+                seconds[table] += spent
+            if on_table is not None:  # outside the lock: a caller's callback may wait on others
+                on_table(table, rows, spent)
+
+        conflict = OnConflict(on_conflict)
+        job = Job(
+            engine=engine,
+            experiment_id=experiment,
+            plan=Plan(replace=replace, on_conflict=conflict) if dry_run else None,
+            replace=replace,
+            on_conflict=conflict,
+            on_table=table_done,
+            write_lock=threading.Lock() if url.get_backend_name() == "sqlite" else None,
+            should_stop=should_stop,
+        )
         if engine is None or dry_run:
             outcomes = _run_all(files, job, jobs, on_source, should_stop)
         else:
