@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 
 from consolidate import verify
 from fixtures.make_fixtures import generate
-from tests.helpers import ddl_of, fixture, paused_merge, wait_until_paused
+from tests.helpers import ddl_of, fixture, paused_merge, resume, wait_until_paused
 
 SOURCES = 24
 
@@ -113,3 +114,36 @@ def test_the_check_workers_are_processes_and_end_with_a_killed_merge(tmp_path: P
             break
         time.sleep(0.01)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="check workers are forked on Linux only")
+def test_a_merge_whose_check_workers_are_killed_finishes_with_every_check(tmp_path: Path) -> None:
+    """The OOM killer may take a worker: the merge then checks in its own threads and goes on."""
+    runs = tmp_path / "runs"
+    build_corpus(runs)
+    sick = runs / "sim_020.db"  # a damaged source after the kill must still be caught
+    with sqlite3.connect(sick) as conn:
+        conn.execute("UPDATE agents SET genome_id = 'a' || char(0) || 'b' WHERE rowid = 1")
+    conn.close()
+    pause, target = tmp_path / "pause", tmp_path / "t.db"
+    process = paused_merge(
+        [str(runs), "-o", str(target), "--json"],
+        pause,
+        at=3,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_until_paused(process, pause)
+    workers = children(process.pid)
+    assert len(workers) == 2
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    resume(pause)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr  # the damaged source, and nothing else
+    outcomes = {Path(s["path"]).name: s for s in json.loads(stdout)["sources"]}
+    rejected = {name for name, s in outcomes.items() if s["status"] == "rejected"}
+    assert rejected == {"sim_020.db"}, stderr
+    assert "NUL character" in outcomes["sim_020.db"]["reason"]
+    assert merged_count(target) == SOURCES - 1
+    assert verify(str(target)).ok

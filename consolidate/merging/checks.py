@@ -16,7 +16,7 @@ receives the opened file (path and where to read it) and recognises it again, a 
 from __future__ import annotations
 
 import sqlite3
-from concurrent.futures import Executor, Future, wait
+from concurrent.futures import BrokenExecutor, Executor, Future, wait
 
 from consolidate.errors import SourceError
 from consolidate.layouts.reading import OpenSource, recognised
@@ -27,22 +27,29 @@ from consolidate.sources.opening import OpenFile
 #: 20-run corpus's 7 MB).
 _SPLIT_BYTES = 1 << 20
 
-_DONE: Future[_Result] = Future()
-_DONE.set_result(None)
-
 
 class SourceChecks:
-    """The checks of one source under way; :meth:`result` waits for them."""
+    """The checks of one source under way; :meth:`result` waits for them.
+
+    A worker process that dies (killed by the OOM killer, say) breaks the pool: the checks it
+    owed, and those of every later source, then run in the thread that asks for them, so the
+    merge goes on, slower, with every check still made.
+    """
 
     def __init__(self, checks: Executor, opened: OpenSource) -> None:
-        self._path = str(opened.path)
-        parts = ("all",) if _size(opened) < _SPLIT_BYTES else ("integrity", "values")
-        if forked(checks):
-            futures = [checks.submit(_in_process, opened.file, part) for part in parts]
-        else:
-            futures = [checks.submit(_here, opened, part) for part in parts]
-        self._integrity = futures[0] if len(futures) == 2 else _DONE
-        self._values = futures[-1]
+        self._opened = opened
+        self._parts = ("all",) if _size(opened) < _SPLIT_BYTES else ("integrity", "values")
+        self._futures = [self._submit(checks, part) for part in self._parts]
+
+    def _submit(self, checks: Executor, part: str) -> Future[_Result]:
+        if not forked(checks):
+            return checks.submit(_here, self._opened, part)
+        try:
+            return checks.submit(_in_process, self._opened.file, part)
+        except BrokenExecutor:  # a worker died earlier (the OOM killer, say): check here
+            done: Future[_Result] = Future()
+            done.set_result(_here(self._opened, part))
+            return done
 
     def result(self) -> str:
         """The source's sha256 once every check passed.
@@ -52,26 +59,30 @@ class SourceChecks:
                 scan of a damaged file may fail for the damage, which is the reason to give).
         """
         self.wait()  # when it returns or raises, nothing reads the source any more
-        for future in (self._integrity, self._values):
-            failed = future.result()
-            if isinstance(failed, tuple):
-                kind, reason = failed
+        results = []
+        for part, future in zip(self._parts, self._futures, strict=True):
+            try:
+                results.append(future.result())
+            except BrokenExecutor:  # its worker died under it: the same check, here
+                results.append(_here(self._opened, part))
+        for found in results:
+            if isinstance(found, tuple):
+                kind, reason = found
                 if kind == "source":
-                    raise SourceError(self._path, reason)
+                    raise SourceError(str(self._opened.path), reason)
                 raise sqlite3.DatabaseError(reason)
-        sha256 = self._values.result()
+        sha256 = results[-1]
         assert isinstance(sha256, str)
         return sha256
 
     def cancel(self) -> None:
         """Checks not begun never begin (a source skipped or stopped before its turn)."""
-        self._integrity.cancel()
-        self._values.cancel()
+        for future in self._futures:
+            future.cancel()
 
     def wait(self) -> None:
         """Until no check is reading the source any more (so it may be closed)."""
-        wait([self._integrity])
-        wait([self._values])
+        wait(self._futures)
 
 
 def _size(opened: OpenSource) -> int:
