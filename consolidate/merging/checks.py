@@ -39,10 +39,11 @@ class SourceChecks:
     def __init__(self, checks: Executor, opened: OpenSource) -> None:
         self._opened = opened
         self._parts = ("all",) if _size(opened) < _SPLIT_BYTES else ("integrity", "values")
-        self._futures = [self._submit(checks, part) for part in self._parts]
+        in_processes = forked(checks)
+        self._futures = [self._submit(checks, part, in_processes) for part in self._parts]
 
-    def _submit(self, checks: Executor, part: str) -> Future[_Result]:
-        if not forked(checks):
+    def _submit(self, checks: Executor, part: str, in_processes: bool) -> Future[_Result]:
+        if not in_processes:
             return checks.submit(_here, self._opened, part)
         try:
             return checks.submit(_in_process, self._opened.file, part)
@@ -102,13 +103,14 @@ def _size(opened: OpenSource) -> int:
 _Result = str | None | tuple[str, str]
 
 
-def _here(opened: OpenSource, part: str) -> _Result:
-    """One part of the checks, in a thread of this process, on the source as opened."""
+def _here(opened: OpenSource, part: str, *, on_reader: bool = False) -> _Result:
+    """One part of the checks, on the source as opened; ``on_reader``: on its reader connection
+    (only in the thread that opened it) instead of a new one."""
     try:
         if part in ("integrity", "all"):
-            opened.file.check_integrity(full=True)
+            opened.file.check_integrity(full=True, conn=opened.reader if on_reader else None)
         if part in ("values", "all"):
-            opened.check_values()
+            opened.check_values(on_reader=on_reader)
             return opened.sha256
         return None
     except SourceError as exc:
@@ -120,8 +122,8 @@ def _here(opened: OpenSource, part: str) -> _Result:
 def _in_process(file: OpenFile, part: str) -> _Result:
     """One part of the checks, in a worker process: the file recognised again there."""
     try:
-        with recognised(file) as opened:
-            return _here(opened, part)
+        with recognised(file) as opened:  # opened here, in this thread: one connection for all
+            return _here(opened, part, on_reader=True)
     except SourceError as exc:
         return ("source", exc.reason)
     except sqlite3.Error as exc:
