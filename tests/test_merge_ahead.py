@@ -1,14 +1,17 @@
-"""The next source is opened and read while the current one is written: what that must not
-change (order, cleanup of a source read but never written, outcomes of bad sources)."""
+"""The next sources are opened and read while the current one is written: what that must not
+change (order, cleanup of sources read but never written, outcomes of bad sources), and how far
+ahead it reads."""
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from consolidate import merge, verify
+from consolidate import SourceOutcome, merge, verify
+from consolidate.merging import ahead
 from fixtures.make_fixtures import generate
 from tests.helpers import ddl_of, fixture, snapshot
 
@@ -62,4 +65,62 @@ def test_outcomes_keep_the_order_of_the_sources(tmp_path: Path, private_tmp: Pat
     assert "empty file" in (report.sources[2].reason or "")
     assert "not a SQLite database" in (report.sources[3].reason or "")
     assert list(private_tmp.iterdir()) == []
+    assert verify(str(tmp_path / "t.db")).ok
+
+
+def _pending_runs(folder: Path, count: int) -> None:
+    """``count`` runs that each have a pending ``-wal``: each one read ahead is a private copy
+    in the private tmp folder until it is closed."""
+    ddl = ddl_of(fixture("f7-slim-actions__v33"))
+    for n in range(count):
+        generate(ddl, folder / f"{n:02d}_run.db", seed=n, agents=3, steps=3, pending_wal=True)
+
+
+@pytest.mark.parametrize(("sources", "megabytes", "most"), [(3, 64, 3), (8, 0, 1)])
+def test_sources_read_ahead_stay_within_the_bounds(
+    tmp_path: Path,
+    private_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sources: int,
+    megabytes: int,
+    most: int,
+) -> None:
+    monkeypatch.setattr(ahead, "AHEAD_SOURCES", sources)
+    monkeypatch.setattr(ahead, "AHEAD_BYTES", megabytes << 20)
+    runs = tmp_path / "runs"
+    _pending_runs(runs, 10)
+    held: list[int] = []
+
+    def on_source(_outcome: object) -> None:
+        if not held:
+            time.sleep(0.5)  # the reading thread gets as far ahead as it may
+        # Private copies of sources read ahead (the current one is closed by now).
+        held.append(len(list(private_tmp.glob("consolidate-source-*"))))
+
+    report = merge([str(runs)], str(tmp_path / "t.db"), on_source=on_source)
+    assert [s.status for s in report.sources] == ["merged"] * 10
+    assert len(held) == 10 and max(held) == held[0] == most, held  # as far as it may, no further
+    assert held[-1] == 0 and list(private_tmp.iterdir()) == []
+    assert verify(str(tmp_path / "t.db")).ok
+
+
+def test_a_stop_closes_every_source_read_ahead(tmp_path: Path, private_tmp: Path) -> None:
+    runs = tmp_path / "runs"
+    _pending_runs(runs, ahead.AHEAD_SOURCES + 4)
+    before = snapshot(runs)
+    seen: list[str] = []
+
+    def on_source(outcome: SourceOutcome) -> None:
+        if not seen:
+            time.sleep(0.5)  # several sources are read ahead, private copies made
+        seen.append(outcome.status)
+
+    report = merge(
+        [str(runs)], str(tmp_path / "t.db"), on_source=on_source, should_stop=lambda: bool(seen)
+    )
+    assert [s.status for s in report.sources] == ["merged"]
+    assert report.not_started == ahead.AHEAD_SOURCES + 3
+    assert list(private_tmp.iterdir()) == [] and snapshot(runs) == before
+    again = merge([str(runs)], str(tmp_path / "t.db"))
+    assert [s.status for s in again.sources] == ["skipped"] + ["merged"] * (ahead.AHEAD_SOURCES + 3)
     assert verify(str(tmp_path / "t.db")).ok

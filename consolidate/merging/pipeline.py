@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consolidate.errors import SourceError
 from consolidate.layouts import remote, workers
 from consolidate.merging import experiments, indexes, ledger, rerun
+from consolidate.merging.ahead import ReadAhead
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
 from consolidate.merging.prepared import Prepared, prepare
@@ -186,27 +187,14 @@ def _run_in_order(
     on_source: Callable[[SourceOutcome], None] | None,
     should_stop: Callable[[], bool] | None,
 ) -> list[SourceOutcome]:
-    """One source at a time, the next one opened and read (its checks started) in a second
-    thread while the current one is written."""
+    """One source at a time, the next ones opened and read (their checks started) in a second
+    thread while the current one is written (see :mod:`consolidate.merging.ahead`)."""
     outcomes: list[SourceOutcome] = []
-    with ThreadPoolExecutor(max_workers=1) as reading:
-        upcoming: Future[Prepared] | None = None
-        if files:
-            upcoming = reading.submit(prepare, files[0], job)
-        try:
-            for n in range(len(files)):
-                assert upcoming is not None
-                if should_stop is not None and should_stop():
-                    break  # before this source began: nothing of it was written (closed below)
-                current, upcoming = upcoming.result(), None
-                if n + 1 < len(files):
-                    upcoming = reading.submit(prepare, files[n + 1], job)
-                outcomes += finish(current, job, on_source)
-        finally:
-            # A stop or an exception left the next source read (or being read), not written.
-            if upcoming is not None and not upcoming.cancel():
-                with contextlib.suppress(BaseException):
-                    upcoming.result().close()
+    with ReadAhead(files, job) as ahead:
+        for _ in files:
+            if should_stop is not None and should_stop():
+                break  # before this source began: nothing of it was written (closed on exit)
+            outcomes += finish(ahead.take(), job, on_source)
     return outcomes
 
 
