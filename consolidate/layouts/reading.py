@@ -28,6 +28,9 @@ from consolidate.layouts.shapes import SourceShape, read_shape
 from consolidate.layouts.values import check_values
 from consolidate.sources.opening import OpenFile, open_file, sqlite_reason
 
+#: A database's schema text: its ``sqlite_master`` rows, in order.
+Schema = tuple[tuple[object, ...], ...]
+
 
 @dataclass(frozen=True)
 class OpenSource:
@@ -37,10 +40,21 @@ class OpenSource:
     shape: SourceShape
     layout: Layout
     mapping: SourceMapping
-    #: One connection for the small reads (counts, ids, the simulations row), in the thread
-    #: that opened the source: each new connection parses the schema again, a fixed cost that
-    #: a thousand small sources pay a thousand times. Closed when ``open_source`` exits.
-    reader: sqlite3.Connection = field(compare=False, repr=False)
+    #: The schema text it was recognised from (``sqlite_master``, see :func:`analysed`); None
+    #: for an experiment database, whose layout is a row.
+    schema: Schema | None = field(compare=False, repr=False)
+    #: The connection behind :attr:`reader` once it is opened (at most one).
+    _readers: list[sqlite3.Connection] = field(compare=False, repr=False)
+
+    @property
+    def reader(self) -> sqlite3.Connection:
+        """One connection for the small reads (counts, ids, the simulations row), opened on
+        first use, in the thread that opened the source: each new connection parses the schema
+        again, a fixed cost that a thousand small sources pay a thousand times. Closed when
+        ``open_source`` (or ``recognised``, or ``analysed``) exits."""
+        if not self._readers:
+            self._readers.append(self.file.connect())
+        return self._readers[0]
 
     @property
     def path(self) -> Path:
@@ -179,26 +193,50 @@ def recognised(file: OpenFile) -> Iterator[OpenSource]:
     Raises:
         SourceError: the file is corrupt, not SQLite, or has no tables.
     """
-    with closing(file.connect()) as reader:
+    readers = [file.connect()]
+    try:
         try:
-            shape, layout, mapping = _analysed(reader)
+            schema, (shape, layout, mapping) = _analysed(readers[0])
         except sqlite3.DatabaseError as exc:
             raise SourceError(str(file.path), sqlite_reason(exc)) from exc
         if not shape.tables:
             raise SourceError(str(file.path), "a SQLite database with no tables")
-        yield OpenSource(file, shape, layout, mapping, reader)
+        yield OpenSource(file, shape, layout, mapping, schema, readers)
+    finally:
+        for reader in readers:
+            reader.close()
 
 
-#: Schema text (``sqlite_master``) -> what it was analysed into. A thousand runs of one layout
-#: are read, recognised and mapped once; SQLite derives every ``PRAGMA table_info`` answer from
-#: that text, so equal text is an equal shape. Bounded, for a process that meets many layouts.
-_ANALYSED: dict[tuple[tuple[object, ...], ...], tuple[SourceShape, Layout, SourceMapping]] = {}
+@contextmanager
+def analysed(file: OpenFile, schema: Schema) -> Iterator[OpenSource | None]:
+    """``file`` as :func:`recognised` gives it, without reading it, when another process (a
+    check worker) has read its ``schema`` and this one has analysed that schema before; else
+    None (the caller recognises it). Its reader is opened on first use, closed on exit."""
+    known = _ANALYSED.get(schema)
+    if known is None:
+        yield None
+        return
+    readers: list[sqlite3.Connection] = []
+    try:
+        yield OpenSource(file, *known, schema, readers)
+    finally:
+        for reader in readers:
+            reader.close()
+
+
+#: Schema text -> what it was analysed into. A thousand runs of one layout are read, recognised
+#: and mapped once; SQLite derives every ``PRAGMA table_info`` answer from that text, so equal
+#: text is an equal shape. Bounded, for a process that meets many layouts.
+_ANALYSED: dict[Schema, tuple[SourceShape, Layout, SourceMapping]] = {}
 _ANALYSED_MAX = 256
 
 
-def _analysed(conn: sqlite3.Connection) -> tuple[SourceShape, Layout, SourceMapping]:
-    """The shape, layout and mapping of the database on ``conn``, from the cache when its
-    schema text was seen before (one query instead of two per table, and no Python work)."""
+def _analysed(
+    conn: sqlite3.Connection,
+) -> tuple[Schema | None, tuple[SourceShape, Layout, SourceMapping]]:
+    """The schema text of the database on ``conn`` (None for an experiment database) and its
+    shape, layout and mapping, from the cache when that text was seen before (one query
+    instead of two per table, and no Python work)."""
     key = tuple(
         tuple(row)
         for row in conn.execute(
@@ -209,12 +247,13 @@ def _analysed(conn: sqlite3.Connection) -> tuple[SourceShape, Layout, SourceMapp
     if known is None:
         shape = read_shape(conn)
         if central.is_central(shape):  # its layout is its revision, a row: never cached
-            return shape, Layout(central.FAMILY, central.revision(conn)), central.map_central(shape)
+            layout = Layout(central.FAMILY, central.revision(conn))
+            return None, (shape, layout, central.map_central(shape))
         known = (shape, recognise(shape), map_source(shape))
         if len(_ANALYSED) >= _ANALYSED_MAX:
             _ANALYSED.clear()
         _ANALYSED[key] = known  # threads of --jobs may race here: both store the same answer
-    return known
+    return key, known
 
 
 def _central_affinity(legacy_column: str) -> str:

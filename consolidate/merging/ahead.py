@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from consolidate.merging.prepared import Prepared, prepare
+from consolidate.merging.prepared import Pending, Prepared, start
 from consolidate.merging.source_transaction import Job
 from consolidate.sources.discover import SourceFile
 
@@ -39,7 +39,7 @@ class ReadAhead:
         self._files = files
         self._job = job
         self._queued = 0  # files handed to the reading thread so far
-        self._ahead: deque[tuple[Future[Prepared], int]] = deque()  # and their sizes
+        self._ahead: deque[tuple[Future[Prepared | Pending], int]] = deque()  # and their sizes
         self._reading = ThreadPoolExecutor(max_workers=1)
 
     def __enter__(self) -> ReadAhead:
@@ -60,14 +60,15 @@ class ReadAhead:
         """The next source, prepared (waiting for it if need be); the next ones start."""
         upcoming, _size = self._ahead.popleft()
         try:
-            return upcoming.result()
+            read = upcoming.result()
         finally:
             self._top_up()
+        return read.ready() if isinstance(read, Pending) else read
 
     def _top_up(self) -> None:
         while self._queued < len(self._files) and self._room():
             file = self._files[self._queued]
-            self._ahead.append((self._reading.submit(prepare, file, self._job), _size(file)))
+            self._ahead.append((self._reading.submit(start, file, self._job), _size(file)))
             self._queued += 1
 
     def _room(self) -> bool:

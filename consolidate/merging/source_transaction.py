@@ -141,7 +141,7 @@ def _write(
     with contextlib.ExitStack() as stack:
         if checked is None:
             checks = job.checks or stack.enter_context(ThreadPoolExecutor(max_workers=2))
-            checked = SourceChecks(checks, opened)
+            checked = SourceChecks(checks, opened.file)
         own, sim = base.simulation_id or "", decision.simulation_id
         try:
             written = sink.copy_tables(conn, opened, sim, own, on_table=job.on_table)
