@@ -124,3 +124,21 @@ def test_a_stop_closes_every_source_read_ahead(tmp_path: Path, private_tmp: Path
     again = merge([str(runs)], str(tmp_path / "t.db"))
     assert [s.status for s in again.sources] == ["skipped"] + ["merged"] * (ahead.AHEAD_SOURCES + 3)
     assert verify(str(tmp_path / "t.db")).ok
+
+
+def test_a_pending_sidecar_counts_toward_the_bytes_read_ahead(
+    tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs"
+    _pending_runs(runs, 10)
+    each = sum(p.stat().st_size for p in runs.glob("00_run.db*"))  # the file and its -wal
+    monkeypatch.setattr(ahead, "AHEAD_BYTES", 3 * each - 1)  # three ahead: not four or five
+    held: list[int] = []
+
+    def on_source(_outcome: object) -> None:
+        if not held:
+            time.sleep(0.5)
+        held.append(len(list(private_tmp.glob("consolidate-source-*"))))
+
+    merge([str(runs)], str(tmp_path / "t.db"), on_source=on_source)
+    assert held[0] == max(held) == 3, held

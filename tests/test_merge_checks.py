@@ -35,7 +35,7 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     path = tmp_path_factory.mktemp("large") / "large.db"
     generate(ddl + ";\n", path, seed=7, agents=40, steps=60)
-    assert path.stat().st_size >= checks._SPLIT_BYTES
+    assert path.stat().st_size >= checks.SPLIT_BYTES
     return path
 
 

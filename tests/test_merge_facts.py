@@ -91,9 +91,10 @@ def test_a_worker_reads_a_run_as_the_merge_process_does(sources: Path, tmp_path:
     by_workers = merged(sources, tmp_path / "workers.db", "processes")
     in_process = merged(sources, tmp_path / "threads.db", "threads")
     assert in_process["workers"] == 0
-    # Every source that opens: zero bytes, text and random bytes (no SQLite header) do not.
+    # Every source that opens but the large one (read here: its checks are split in two);
+    # zero bytes, text and random bytes (no SQLite header) never open.
     found = len(list(sources.glob("*.db")))
-    assert by_workers["workers"] == found - 3
+    assert by_workers["workers"] == found - 4
     assert by_workers["outcomes"] == in_process["outcomes"]
     statuses = {o["path"].rsplit("/", 1)[-1]: o["status"] for o in by_workers["outcomes"]}
     assert statuses["large.db"] == "merged"
@@ -101,3 +102,21 @@ def test_a_worker_reads_a_run_as_the_merge_process_does(sources: Path, tmp_path:
     assert statuses["two-simulations.db"] == "rejected"
     assert statuses["bad-nul.db"] == statuses["broken-truncated.db"] == "rejected"
     assert snapshot(sources) == before
+
+
+def test_a_source_gone_after_its_worker_read_it_is_rejected_alone(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(fixture("f7-slim-actions__v33"), runs / "a1.db")
+    shutil.copy(fixture("f5-simid__v28"), runs / "a2.db")  # a layout not met yet: read again
+    gone: list[str] = []
+
+    def on_table(_table: str, _rows: int, _seconds: float) -> None:
+        if not gone:  # a2 was read ahead (by a worker) while a1 is copied
+            gone.append("a2")
+            (runs / "a2.db").unlink()
+
+    report = merge([str(runs)], str(tmp_path / "t.db"), on_table=on_table)
+    assert [s.status for s in report.sources] == ["merged", "rejected"]
+    assert "a2.db" in report.sources[1].path and report.sources[1].reason
+    assert sorted(p.name for p in runs.iterdir()) == ["a1.db"]  # nothing made in its place

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from consolidate.merging.prepared import Pending, Prepared, start
 from consolidate.merging.source_transaction import Job
 from consolidate.sources.discover import SourceFile
+from consolidate.sources.opening import source_bytes
 
 #: Most sources read ahead of the one being written.
 AHEAD_SOURCES = 8
@@ -79,10 +80,6 @@ class ReadAhead:
 
 
 def _size(file: SourceFile) -> int:
-    """The file's bytes (0 when it cannot be read: its problem is found when it is prepared)."""
-    if file.problem is not None:
-        return 0
-    try:
-        return file.path.stat().st_size
-    except OSError:
-        return 0
+    """The file's bytes and its sidecars' (a source with a pending ``-wal`` is read through a
+    private copy of both); 0 for what cannot be read: its problem is found when it is prepared."""
+    return 0 if file.problem is not None else source_bytes(file.path)

@@ -30,15 +30,16 @@ from consolidate.sources.opening import OpenFile
 
 #: Sources smaller than this are checked in one thread (the small corpus's runs are 231 KB, the
 #: 20-run corpus's 7 MB).
-_SPLIT_BYTES = 1 << 20
+SPLIT_BYTES = 1 << 20
 
 
 class SourceChecks:
     """The checks of one source under way; :meth:`result` waits for them.
 
-    ``read``: the source as found and its outcome so far: the first check also reads the run's
-    facts (:func:`consolidate.merging.facts.read_run`) on the same connection, and
-    :meth:`facts` gives them, so that the merge process need not open the source itself.
+    ``read``: the source as found and its outcome so far: one task then reads the run's facts
+    (:func:`consolidate.merging.facts.read_run`) and, unless they reject it, makes every check,
+    on one connection, and :meth:`facts` gives them, so that the merge process need not read
+    the source itself (for a small source: a large one's checks are split, see above).
 
     A worker process that dies (killed by the OOM killer, say) breaks the pool: the checks it
     owed, and those of every later source, then run in the thread that asks for them, so the
@@ -55,8 +56,9 @@ class SourceChecks:
         self._file = file
         self._read = read
         self._parts: tuple[str, ...] = ("all",)
-        if _size(file) >= _SPLIT_BYTES:  # the facts first, on their own: the copy waits for them
-            self._parts = ("facts", "integrity", "values") if read else ("integrity", "values")
+        if read is None and _size(file) >= SPLIT_BYTES:
+            self._parts = ("integrity", "values")
+        self._here: dict[int, _Done] = {}  # what ran in this thread (see _done)
         self._futures = [
             self._submit(checks, part, read if n == 0 else None)
             for n, part in enumerate(self._parts)
@@ -75,8 +77,11 @@ class SourceChecks:
     def _done(self, n: int) -> _Done:
         try:
             return self._futures[n].result()
-        except BrokenExecutor:  # its worker died under it: the same work, here
-            return _in_process(self._file, self._parts[n], self._read if n == 0 else None)
+        except BrokenExecutor:  # its worker died under it: the same work, here, once
+            if n not in self._here:
+                read = self._read if n == 0 else None
+                self._here[n] = _in_process(self._file, self._parts[n], read)
+            return self._here[n]
 
     def facts(self) -> tuple[Schema | None, RunFacts | None]:
         """The schema the source was recognised from and the run's facts (waiting for them);
@@ -93,7 +98,7 @@ class SourceChecks:
                 scan of a damaged file may fail for the damage, which is the reason to give).
         """
         self.wait()  # when it returns or raises, nothing reads the source any more
-        results = [self._done(n)[2] for n, part in enumerate(self._parts) if part != "facts"]
+        results = [self._done(n)[2] for n in range(len(self._parts))]
         for found in results:
             if isinstance(found, tuple):
                 kind, reason = found
@@ -136,8 +141,8 @@ _Done = tuple[Schema | None, RunFacts | None, _Result]
 
 
 def _here(opened: OpenSource, part: str) -> _Result:
-    """One part of the checks ("facts": none), on the source as opened, on its reader
-    connection (each new connection parses the schema again)."""
+    """One part of the checks, on the source as opened, on its reader connection (each new
+    connection parses the schema again)."""
     try:
         if part in ("integrity", "all"):
             opened.file.check_integrity(full=True, conn=opened.reader)

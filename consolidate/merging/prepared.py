@@ -19,13 +19,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from consolidate.errors import SourceError
 from consolidate.layouts.reading import OpenSource, analysed, open_source, recognised
 from consolidate.layouts.workers import forked
-from consolidate.merging.checks import SourceChecks
+from consolidate.merging.checks import SPLIT_BYTES, SourceChecks
 from consolidate.merging.facts import read_run
 from consolidate.merging.report import SourceOutcome, database_reason
 from consolidate.merging.rerun import already_merged
 from consolidate.merging.source_transaction import Job
 from consolidate.sources.discover import SourceFile
-from consolidate.sources.opening import open_file
+from consolidate.sources.opening import open_file, source_bytes
 
 
 @dataclass
@@ -65,8 +65,9 @@ def prepare(source: SourceFile, job: Job) -> Prepared:
 
 
 class Pending:
-    """A run file handed to a check worker, which reads its facts and checks it: the merge
-    process opens the file (a private copy, when it has a pending sidecar) but never reads it.
+    """A small run file handed to a check worker, which reads its facts and checks it, in one
+    task: the merge process opens the file (a private copy, when it has a pending sidecar) but
+    never reads it.
     :meth:`ready` makes it :class:`Prepared`; :meth:`close` releases it unused."""
 
     def __init__(self, source: SourceFile, job: Job) -> None:
@@ -83,24 +84,34 @@ class Pending:
         """The source, prepared (waiting for its facts if need be)."""
         try:
             schema, facts = self._checked.facts()
-            if facts is None or schema is None:  # not a run file, or its facts not read
-                self.close()
-                return prepare(self._source, self._job)
-            prepared = Prepared(0.0, facts.outcome, legacy_row=facts.legacy_row)
-            prepared._stack.push(self._stack.pop_all())  # the file (its copy) is its now
-            if facts.rejected:
-                prepared.done = facts.outcome
-                self._checked.cancel()  # a large source's checks may still be reading it
-                self._checked.wait()
-                prepared.close()
-            else:
-                prepared.checked = self._checked
-                prepared.opened = prepared._stack.enter_context(analysed(self.file, schema))
-                if prepared.opened is None:  # a layout this process has not seen yet
-                    prepared.opened = prepared._stack.enter_context(recognised(self.file))
         except BaseException:
             self.close()
             raise
+        if facts is None or schema is None:  # not a run file, or its facts not read
+            self.close()
+            return prepare(self._source, self._job)
+        prepared = Prepared(0.0, facts.outcome, legacy_row=facts.legacy_row)
+        prepared._stack.push(self._stack.pop_all())  # the file (its copy) is its now
+        prepared.checked = self._checked  # closing it waits for them to stop reading
+        outcome = facts.outcome
+        try:
+            if facts.rejected:
+                prepared.done = outcome
+            else:
+                prepared.opened = prepared._stack.enter_context(analysed(self.file, schema))
+                if prepared.opened is None:  # a layout this process has not seen yet
+                    prepared.opened = prepared._stack.enter_context(recognised(self.file))
+        except SourceError as exc:  # gone or changed since the worker read it
+            prepared.done = replace(outcome, status="rejected", reason=exc.reason)
+        except sqlite3.Error as exc:
+            reason = database_reason(exc, outcome.simulation_id)
+            prepared.done = replace(outcome, status="rejected", reason=reason)
+        except BaseException:
+            prepared.close()
+            raise
+        if prepared.done is not None:
+            prepared.close()  # nothing more will read it
+            prepared.opened = None
         prepared.read_seconds = time.perf_counter() - self._started
         return prepared
 
@@ -116,12 +127,14 @@ def start(source: SourceFile, job: Job) -> Prepared | Pending:
     nothing else needs it read here, opened and handed to them (:class:`Pending`).
 
     Here: a dry run, a source the ledger's snapshot holds (a re-run skips it from memory), a
-    source found unusable, one that cannot be opened (the same error, read again)."""
+    source found unusable, one that cannot be opened (the same error, read again), and a
+    large source: its checks are split between two workers, which then wait for nothing, and
+    reading it here costs little beside its copy."""
     held = job.known is not None and job.known.holds(str(source.path))
     if source.problem is not None or job.plan is not None or held:
         return prepare(source, job)
-    if job.checks is None or not forked(job.checks):
-        return prepare(source, job)
+    if job.checks is None or not forked(job.checks) or source_bytes(source.path) >= SPLIT_BYTES:
+        return prepare(source, job)  # a large source's checks are split: see SourceChecks
     try:
         return Pending(source, job)
     except SourceError:

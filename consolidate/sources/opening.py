@@ -1,7 +1,8 @@
 """Opening a source file without changing it.
 
 Sources stay byte-identical and nothing is created beside them: a plain file is opened with
-``immutable=1`` (``mode=ro`` would still create ``-wal``/``-shm`` next to a WAL-mode file). A file
+``mode=ro&immutable=1`` (``mode=ro`` alone would still create ``-wal``/``-shm`` next to a
+WAL-mode file, and ``immutable=1`` alone would create a file deleted since it was found). A file
 that comes with a ``-wal`` or hot ``-journal`` sidecar holds data there that ``immutable`` would
 miss, so it is copied, sidecar included, into a private folder and read from the copy, where
 SQLite may replay the WAL or roll back the journal without touching the original.
@@ -9,6 +10,7 @@ SQLite may replay the WAL or roll back the journal without touching the original
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -119,7 +121,8 @@ def _open(path: Path, private: list[Path]) -> OpenFile:
         raise SourceError(name, "not a SQLite database (no SQLite header)")
     sidecar = next((s for s in SIDECARS if _nonempty(Path(name + s))), None)
     if sidecar is None:
-        return OpenFile(path, path.as_uri() + "?immutable=1", None, None)
+        # mode=ro: a file gone since (deleted under a running merge) is not made again, empty.
+        return OpenFile(path, path.as_uri() + "?mode=ro&immutable=1", None, None)
     import tempfile  # only a source with a sidecar needs these (start-up of `inspect`)
 
     private.append(Path(tempfile.mkdtemp(prefix="consolidate-source-")))
@@ -188,6 +191,17 @@ def _index_reason(conn: sqlite3.Connection, text: str) -> str:
             where = f"{row[0]}.{', '.join(c for c in columns if c) or '?'}"
             return f"{where}: rows disagree with their index {name} ({text})"
     return text
+
+
+def source_bytes(path: Path) -> int:
+    """The file's bytes and its sidecars' (0 for what cannot be read)."""
+    total = 0
+    for name in (str(path), *(f"{path}{sidecar}" for sidecar in SIDECARS)):
+        try:
+            total += os.stat(name).st_size
+        except OSError:
+            pass
+    return total
 
 
 def _nonempty(path: Path) -> bool:
