@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -93,25 +94,13 @@ class Pending:
         prepared = Prepared(0.0, facts.outcome, legacy_row=facts.legacy_row)
         prepared._stack.push(self._stack.pop_all())  # the file (its copy) is its now
         prepared.checked = self._checked  # closing it waits for them to stop reading
-        outcome = facts.outcome
-        try:
+        with _rejecting(prepared):  # gone or changed since the worker read it
             if facts.rejected:
-                prepared.done = outcome
+                prepared.done = facts.outcome
             else:
                 prepared.opened = prepared._stack.enter_context(analysed(self.file, schema))
                 if prepared.opened is None:  # a layout this process has not seen yet
                     prepared.opened = prepared._stack.enter_context(recognised(self.file))
-        except SourceError as exc:  # gone or changed since the worker read it
-            prepared.done = replace(outcome, status="rejected", reason=exc.reason)
-        except sqlite3.Error as exc:
-            reason = database_reason(exc, outcome.simulation_id)
-            prepared.done = replace(outcome, status="rejected", reason=reason)
-        except BaseException:
-            prepared.close()
-            raise
-        if prepared.done is not None:
-            prepared.close()  # nothing more will read it
-            prepared.opened = None
         prepared.read_seconds = time.perf_counter() - self._started
         return prepared
 
@@ -148,7 +137,7 @@ def _prepared(source: SourceFile, job: Job) -> Prepared:
         if skipped is not None:  # held byte for byte: nothing to open
             return Prepared(0.0, base, done=skipped)
     prepared = Prepared(0.0, base)
-    try:
+    with _rejecting(prepared):
         if source.problem is not None:  # found but unusable (a FIFO, an unreadable folder, ...)
             prepared.base = replace(base, simulation_id=source.path_id)
             raise SourceError(str(source.path), source.problem)
@@ -162,6 +151,16 @@ def _prepared(source: SourceFile, job: Job) -> Prepared:
             prepared.done = facts.outcome
         elif job.checks is not None and job.plan is None:  # a dry run checks in its plan
             prepared.checked = SourceChecks(job.checks, opened.file)
+    return prepared
+
+
+@contextlib.contextmanager
+def _rejecting(prepared: Prepared) -> Iterator[None]:
+    """A bad source's error becomes its rejected outcome (``done``), naming the reason; any
+    other exception closes it and goes on. A source that has an outcome is closed: nothing
+    more will read it."""
+    try:
+        yield
     except SourceError as exc:
         prepared.done = replace(prepared.base, status="rejected", reason=exc.reason)
     except (SQLAlchemyError, sqlite3.Error) as exc:
@@ -171,6 +170,5 @@ def _prepared(source: SourceFile, job: Job) -> Prepared:
         prepared.close()
         raise
     if prepared.done is not None:
-        prepared.close()  # nothing more will read it
+        prepared.close()
         prepared.opened = None
-    return prepared
