@@ -26,7 +26,7 @@ from consolidate.layouts.reading import OpenSource, Schema, recognised
 from consolidate.merging.facts import RunFacts, read_run
 from consolidate.merging.report import SourceOutcome
 from consolidate.sources.discover import SourceFile
-from consolidate.sources.opening import OpenFile
+from consolidate.sources.opening import OpenFile, source_bytes
 
 #: Sources smaller than this are checked in one thread (the small corpus's runs are 231 KB, the
 #: 20-run corpus's 7 MB).
@@ -56,7 +56,7 @@ class SourceChecks:
         self._file = file
         self._read = read
         self._parts: tuple[str, ...] = ("all",)
-        if read is None and _size(file) >= SPLIT_BYTES:
+        if read is None and source_bytes(file.path) >= SPLIT_BYTES:
             self._parts = ("integrity", "values")
         self._here: dict[int, _Done] = {}  # what ran in this thread (see _done)
         self._futures = [
@@ -117,17 +117,6 @@ class SourceChecks:
     def wait(self) -> None:
         """Until no check is reading the source any more (so it may be closed)."""
         wait(self._futures)
-
-
-def _size(file: OpenFile) -> int:
-    """The source's bytes, a pending sidecar's included (``-wal``, read through a copy)."""
-    try:
-        size = file.path.stat().st_size
-        if file.sidecar:
-            size += file.path.with_name(file.path.name + file.sidecar).stat().st_size
-        return size
-    except OSError:  # gone since it was opened: the checks will say so, in one thread
-        return 0
 
 
 #: What a check gives back: the sha256 (values and "all"), None (integrity, or not checked: a
