@@ -45,8 +45,8 @@ def in_order(function: Callable[[T], R], items: Sequence[T]) -> Iterator[Iterato
     pool: Executor | None = None
     try:
         with _blocked_sigint():  # a Ctrl-C while forking is handled once the workers ignore it
-            pool = _pool(workers)
-            results = pool.map(function, items, chunksize=chunk)  # every fork happens here
+            pool = _running(_pool(workers), workers)
+            results = pool.map(function, items, chunksize=chunk)
         yield results
     except BaseException:
         if pool is not None:
@@ -67,13 +67,36 @@ def started(workers: int) -> Iterator[Executor]:
     copy of an open SQLite connection must never be used, nor closed, by the child.
     """
     with _blocked_sigint():
-        pool = _pool(workers, initializer=_background_worker)
-        if forked(pool):  # a fork context starts every worker at the first submit
-            pool.submit(int).result()
+        pool = _running(_pool(workers, initializer=_background_worker), workers)
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _running(pool: Executor, workers: int) -> Executor:
+    """``pool`` with its workers started; threads instead when the system cannot fork them all
+    (out of processes or memory): the same work, done more slowly, rather than no work.
+
+    A fork context starts every worker at the first submit. When one fork fails those already
+    forked are ended here: left waiting for work, they would keep this process from exiting
+    (it waits for its children at exit, and they for it).
+    """
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    if not isinstance(pool, ProcessPoolExecutor):
+        return pool
+    try:
+        pool.submit(int).result()
+    except OSError:
+        children = list(getattr(pool, "_processes", {}).values())
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join()
+        pool.shutdown(wait=False, cancel_futures=True)
+        return ThreadPoolExecutor(workers)
+    return pool
 
 
 def forked(pool: Executor) -> bool:
