@@ -50,7 +50,7 @@ class ReadAhead:
     def __exit__(self, *_exc: object) -> None:
         try:
             while self._ahead:
-                upcoming, _size = self._ahead.popleft()
+                upcoming, _bytes = self._ahead.popleft()
                 if not upcoming.cancel():  # being read, or read: close what it opened
                     with contextlib.suppress(BaseException):
                         upcoming.result().close()
@@ -59,7 +59,7 @@ class ReadAhead:
 
     def take(self) -> Prepared:
         """The next source, prepared (waiting for it if need be); the next ones start."""
-        upcoming, _size = self._ahead.popleft()
+        upcoming, _bytes = self._ahead.popleft()
         try:
             read = upcoming.result()
         finally:
@@ -69,7 +69,8 @@ class ReadAhead:
     def _top_up(self) -> None:
         while self._queued < len(self._files) and self._room():
             file = self._files[self._queued]
-            self._ahead.append((self._reading.submit(start, file, self._job), _size(file)))
+            size = _size(file)
+            self._ahead.append((self._reading.submit(start, file, self._job, size=size), size))
             self._queued += 1
 
     def _room(self) -> bool:

@@ -26,7 +26,7 @@ from consolidate.merging.report import SourceOutcome, database_reason
 from consolidate.merging.rerun import already_merged
 from consolidate.merging.source_transaction import Job
 from consolidate.sources.discover import SourceFile
-from consolidate.sources.opening import open_file, source_bytes
+from consolidate.sources.opening import open_file
 
 
 @dataclass
@@ -76,10 +76,10 @@ class Pending:
         self._job = job
         self._started = time.perf_counter()
         self._stack = contextlib.ExitStack()
-        self._outcome = SourceOutcome(path=source.label or str(source.path), status="rejected")
         self.file = self._stack.enter_context(open_file(source.path))
         assert job.checks is not None
-        self._checked = SourceChecks(job.checks, self.file, read=(source, self._outcome))
+        outcome = SourceOutcome(path=source.label or str(source.path), status="rejected")
+        self._checked = SourceChecks(job.checks, self.file, read=(source, outcome))
 
     def ready(self) -> Prepared:
         """The source, prepared (waiting for its facts if need be)."""
@@ -111,19 +111,21 @@ class Pending:
         self._stack.close()
 
 
-def start(source: SourceFile, job: Job) -> Prepared | Pending:
+def start(source: SourceFile, job: Job, *, size: int) -> Prepared | Pending:
     """``source`` prepared here (:func:`prepare`), or, when check workers are processes and
-    nothing else needs it read here, opened and handed to them (:class:`Pending`).
+    nothing else needs it read here, opened and handed to them (:class:`Pending`). ``size``:
+    its bytes, sidecars included (``sources.opening.source_bytes``).
 
     Here: a dry run, a source the ledger's snapshot holds (a re-run skips it from memory), a
     source found unusable, one that cannot be opened (the same error, read again), and a
     large source: its checks are split between two workers, which then wait for nothing, and
     reading it here costs little beside its copy."""
     held = job.known is not None and job.known.holds(str(source.path))
-    if source.problem is not None or job.plan is not None or held:
+    in_processes = job.checks is not None and forked(job.checks)
+    if source.problem is not None or job.plan is not None or held or not in_processes:
         return prepare(source, job)
-    if job.checks is None or not forked(job.checks) or source_bytes(source.path) >= SPLIT_BYTES:
-        return prepare(source, job)  # a large source's checks are split: see SourceChecks
+    if size >= SPLIT_BYTES:  # a large source's checks are split: see SourceChecks
+        return prepare(source, job)
     try:
         return Pending(source, job)
     except SourceError:
