@@ -137,6 +137,33 @@ def test_renamed_sources_and_a_changed_one(tmp_path: Path) -> None:
     assert renamed.reason == "already merged as sim_same~2"
 
 
+def test_a_rerun_from_another_folder_knows_each_id_from_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scanned folder changes every path id. A file with an id of its own keeps it, one
+    without gets its new path id, and neither is opened for it: the ledger's record of the
+    same bytes tells. An integer id that was also the old path id ("1") cannot be told from a
+    file's own id by the ledger, so that one file is read."""
+    runs = copy_fixtures(tmp_path / "runs" / "a")
+    numbered = runs / "1.db"
+    shutil.copy(fixture("f3-orm-intids__v20"), numbered)
+    with sqlite3.connect(numbered) as conn:
+        conn.execute("INSERT INTO simulations VALUES (1, NULL, NULL, 'done', '{}', NULL, 'x')")
+    target = tmp_path / "experiment.db"
+    first = merge([str(runs)], str(target))
+    assert first.ok and ("1", "1") in {(o.simulation_id, Path(o.path).stem) for o in first.sources}
+    read: list[Path] = []
+    own_id = rerun._own_id
+    monkeypatch.setattr(rerun, "_own_id", lambda file: read.append(file.path) or own_id(file))
+    fast, _ = both([str(tmp_path / "runs")], target)  # every path id now starts with "a/"
+    assert set(read) == {numbered.resolve()}  # on both paths (the full one skips from memory too)
+    reasons = {Path(o.path).stem: o.reason for o in fast.sources}
+    assert reasons["1"] == "already merged as 1"  # its id is now a/1, as the full path says
+    assert reasons["f7-slim-actions__v33"] == ALREADY_MERGED  # its own id, sim_2b8358f643
+    assert reasons["f2-raw-pascal__v11"] == "already merged as f2-raw-pascal__v11"
+    assert {o.status for o in fast.sources} == {"skipped"}
+
+
 def test_a_new_file_among_merged_ones(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     build_corpus(runs, 4)

@@ -1,5 +1,6 @@
 """A re-run's shortcut: a source the ledger already holds byte for byte is skipped from the
-ledger's snapshot, after reading only its bytes (the hash) and its own simulation_id.
+ledger's snapshot, after reading only its bytes (the hash), and its own simulation_id when
+the ledger's record of it cannot tell that (``Snapshot.simulation_id``).
 
 What it decides is what ``ledger.decide`` would decide for the same bytes at the same path, so
 the outcome (status, reason, layout, counts) is the one the full path reports; whenever it is
@@ -17,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +34,8 @@ from consolidate.sources.opening import OpenFile, open_file
 
 #: Milliseconds to wait for another writer's lock, as the merge's engine waits.
 _BUSY_MS = 60_000
+#: Sources hashed per task at most (see ``_batched``).
+_BATCH = 32
 #: The tables that hold per-simulation rows (``schema.DATA_TABLES``, without the models).
 _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
@@ -40,14 +43,16 @@ _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulation
 def already_merged(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
     """The skipped outcome of a source merged before from identical bytes, else None."""
     try:
-        with open_file(source.path) as file:
+        with open_file(source.path, resolved=True) as file:
             path = str(file.path)
             if not known.holds_bytes(path, file.sha256):
                 return None  # changed since: no need to read its id (nothing could skip it)
-            sure, own = _own_id(file)
-            if not sure:
-                return None
-            simulation_id = own or source.path_id
+            simulation_id = known.simulation_id(path, file.sha256, path_id=source.path_id)
+            if simulation_id is None:  # the ledger cannot tell: read it (a third of the time)
+                sure, own = _own_id(file)
+                if not sure:
+                    return None
+                simulation_id = own or source.path_id
             hit = known.already_merged(
                 simulation_id=simulation_id, source_path=path, sha256=file.sha256
             )
@@ -146,17 +151,15 @@ def first_pass(
     unsure: set[str] = set()
     done = True
     with ThreadPoolExecutor(max_workers=2) as hashing:
-        held = {
-            f.path: hashing.submit(_timed, f, known)
-            for f in files
-            if f.problem is None and known.holds(str(f.path))
-        }
+        held = _batched(
+            hashing, [f for f in files if f.problem is None and known.holds(str(f.path))], known
+        )
         try:
             for file in files:
                 if should_stop is not None and should_stop():
                     break  # the rest is not started, as in the full path
                 decided = held.get(file.path)
-                outcome = decided.result() if decided is not None else None
+                outcome = decided[0].result()[decided[1]] if decided is not None else None
                 if outcome is None:
                     done = False  # a new, changed or unusable source: the full path's
                     if decided is not None:
@@ -168,6 +171,24 @@ def first_pass(
         finally:
             hashing.shutdown(cancel_futures=True)
     return Pass(started, path, files, skipped, frozenset(unsure), done)
+
+
+def _batched(
+    hashing: ThreadPoolExecutor, held: list[SourceFile], known: Snapshot
+) -> dict[Path, tuple[Future[list[SourceOutcome | None]], int]]:
+    """Each held source's decision under way: its batch's future and its place in the batch.
+
+    A task per source cost a small one more than hashing it (a thousand hand-overs between the
+    threads, each waiting for the GIL), so small sources go in batches of up to
+    ``_BATCH``, and a short list in batches of one, so that both threads have work.
+    """
+    size = max(1, min(_BATCH, len(held) // 16))
+    decisions: dict[Path, tuple[Future[list[SourceOutcome | None]], int]] = {}
+    for start in range(0, len(held), size):
+        batch = held[start : start + size]
+        future = hashing.submit(lambda b: [_timed(s, known) for s in b], batch)
+        decisions.update((s.path, (future, n)) for n, s in enumerate(batch))
+    return decisions
 
 
 def _timed(source: SourceFile, known: Snapshot) -> SourceOutcome | None:

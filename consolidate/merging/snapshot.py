@@ -17,7 +17,7 @@ ALREADY_MERGED = "already merged (same sha256)"
 #: The merged sources of the ledger; ``ledger.snapshot`` runs the same query through SQLAlchemy.
 QUERY = (
     "SELECT simulation_id, source_path, source_sha256, source_family, source_schema_version,"
-    " source_row_counts FROM simulations"
+    " source_row_counts, legacy_simulation_id FROM simulations"
     " WHERE origin = 'merge' AND source_sha256 IS NOT NULL ORDER BY simulation_id"
 )
 
@@ -31,6 +31,7 @@ class Merged:
     family: str | None
     schema_version: str | None
     counts: dict[str, int]
+    legacy_simulation_id: str | None  # the id in the file's own simulations row, as text
 
 
 class Snapshot:
@@ -44,13 +45,13 @@ class Snapshot:
 
     def __init__(
         self,
-        rows: Iterable[tuple[str, str, str | None, str | None, str | None, str | None]],
+        rows: Iterable[tuple[str, str, str | None, str | None, str | None, str | None, str | None]],
     ) -> None:
         self._by_id: dict[str, tuple[str, Merged]] = {}
         self._by_path: dict[str, list[Merged]] = {}
         self._not_held: frozenset[str] = frozenset()
-        for sim, path, sha, family, version, counts in rows:
-            merged = Merged(sim, sha, family, version, json.loads(counts or "{}"))
+        for sim, path, sha, family, version, counts, legacy in rows:
+            merged = Merged(sim, sha, family, version, json.loads(counts or "{}"), legacy)
             self._by_id[sim] = (path, merged)
             self._by_path.setdefault(path, []).append(merged)
 
@@ -62,6 +63,31 @@ class Snapshot:
         """Whether a source merged from this path had these bytes. When not, no simulation_id
         makes :meth:`already_merged` answer: every record it could compare is one of these."""
         return any(m.sha256 == sha256 for m in self._by_path.get(source_path, ()))
+
+    def simulation_id(self, source_path: str, sha256: str, *, path_id: str) -> str | None:
+        """The simulation_id the merge gives the file at this path with these bytes, known
+        without opening it when it is the one record at the path and has the same bytes; None
+        when only the file can tell.
+
+        The same bytes hold the same ``simulations`` row as when they were merged, so the file's
+        own id is the one recorded then. A record with no legacy id came from a file with no id
+        of its own: it is the path's id, as found now (the folder scanned may differ). A record
+        whose legacy id is its simulation_id came from a file that carries that id, unless the
+        id reads as a number: an integer id is no id of the file's own (the path gave it, and
+        happened to be the same text), which only the file can tell. A renamed record
+        (``--on-conflict rename``) names neither.
+        """
+        records = self._by_path.get(source_path, ())
+        if len(records) != 1 or records[0].sha256 != sha256:
+            return None
+        record = records[0]
+        if record.legacy_simulation_id is None:
+            return path_id
+        if record.legacy_simulation_id == record.simulation_id and not _numeric(
+            record.simulation_id
+        ):
+            return record.simulation_id
+        return None
 
     def without(self, source_paths: Iterable[str]) -> Snapshot:
         """The same snapshot, blind to ``source_paths``: sources already found not to be skipped
@@ -88,6 +114,14 @@ class Snapshot:
         if merged is None or merged.sha256 != sha256:
             return None
         return merged, ALREADY_MERGED
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read(conn: sqlite3.Connection) -> Snapshot:
