@@ -76,7 +76,7 @@ class Pending:
         self._job = job
         self._started = time.perf_counter()
         self._stack = contextlib.ExitStack()
-        self.file = self._stack.enter_context(open_file(source.path))
+        self.file = self._stack.enter_context(open_file(source.path, resolved=True))
         assert job.checks is not None
         outcome = SourceOutcome(path=source.label or str(source.path), status="rejected")
         self._checked = SourceChecks(job.checks, self.file, read=(source, outcome))

@@ -71,9 +71,14 @@ def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[Sou
     problems: dict[Path, str] = {}
     resolved_roots: dict[Path, Path] = {}  # a folder's files share it: resolved once, not each
     for argument in arguments:
-        for file, root, problem in _expand(argument):
+        for file, root, problem, resolved in _expand(argument):
             # An unusable path is named as found: a loop or a dangling link resolves to nothing.
-            path = _resolved(file) if problem is None else Path(os.path.abspath(file))
+            if resolved:
+                path = file
+            elif problem is None:
+                path = _resolved(file)
+            else:
+                path = Path(os.path.abspath(file))
             if path == skip and root is None:
                 raise UsageError(f"{argument}: the target cannot be its own source")
             if path == skip or path.name.endswith(SIDECAR_SUFFIXES) or path in roots:
@@ -92,7 +97,8 @@ def discover(sources: Iterable[str], *, exclude: Path | None = None) -> list[Sou
     return sorted(found, key=lambda s: (s.path_id, str(s.path)))
 
 
-_Found = tuple[Path, Path | None, str | None]  # a file, the folder its id is relative to, problem
+#: A file, the folder its id is relative to, why it cannot be used, and whether it is resolved.
+_Found = tuple[Path, Path | None, str | None, bool]
 
 
 def _expand(argument: str) -> list[_Found]:
@@ -102,7 +108,7 @@ def _expand(argument: str) -> list[_Found]:
     if kind == "dir":
         return _scan(path, path)
     if kind != "missing" or problem is not None:
-        return [(path, None, problem)]
+        return [(path, None, problem, False)]
     if glob.has_magic(argument):
         root = _fixed_prefix(path)
         hits: list[_Found] = []
@@ -111,7 +117,7 @@ def _expand(argument: str) -> list[_Found]:
             if kind == "dir":
                 hits.extend(_scan(match, root))
             elif _is_source_name(match):
-                hits.append((match, root, problem))
+                hits.append((match, root, problem, False))
         if hits:
             return hits
         raise UsageError(f"{argument}: the pattern matches no source database")
@@ -146,25 +152,40 @@ def _scan(directory: Path, root: Path) -> list[_Found]:
     def walk(folder: Path) -> None:
         real = _resolved(folder)
         if real in seen:
-            found.append((folder, root, "a symlink loop (a folder that contains itself)"))
+            found.append((folder, root, "a symlink loop (a folder that contains itself)", False))
             return
         seen.add(real)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            found.append((folder, root, f"a folder that cannot be read ({exc.strerror or exc})"))
+            reason = f"a folder that cannot be read ({exc.strerror or exc})"
+            found.append((folder, root, reason, False))
             return
         for entry in entries:
+            if _plain_file(entry):
+                # A plain file (the folder's listing says so: no system call) inside a resolved
+                # folder is resolved: resolving each of a thousand files cost more than the scan.
+                if _is_source_name(Path(entry.name)):
+                    found.append((real / entry.name, root, None, True))
+                continue
             path = Path(entry.path)
             kind, problem = _kind(path)
             if kind == "dir":
                 walk(path)
             elif _is_source_name(path) or (problem is not None and "loop" in problem):
-                found.append((path, root, problem))
+                found.append((path, root, problem, False))
         seen.discard(real)  # a folder reached twice by different links is no loop
 
     walk(directory)
     return found
+
+
+def _plain_file(entry: os.DirEntry[str]) -> bool:
+    """Whether the entry is a regular file, not a link, as its folder's listing tells."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:  # the listing did not tell and the file cannot be looked at: _kind says why
+        return False
 
 
 def _resolved(path: Path) -> Path:

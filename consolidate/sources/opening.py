@@ -10,8 +10,10 @@ SQLite may replay the WAL or roll back the journal without touching the original
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, nullcontext
@@ -23,6 +25,8 @@ from consolidate.errors import SourceError
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-journal")
 _CHUNK = 1 << 20
+#: What ``Path.is_file()`` takes for "not there" rather than an error.
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 
 
 @dataclass(frozen=True)
@@ -88,13 +92,17 @@ class OpenFile:
 
 
 @contextmanager
-def open_file(path: Path) -> Iterator[OpenFile]:
+def open_file(path: Path, *, resolved: bool = False) -> Iterator[OpenFile]:
     """Open ``path`` read-only; the private copy (if any) is removed on exit.
+
+    ``resolved``: the path is resolved already (a found source's), so it is not resolved again
+    (a system call per folder of the path: a tenth of a small source's re-run).
 
     Raises:
         SourceError: the file is missing, unreadable, empty, or has no SQLite header.
     """
-    path = path.resolve()
+    if not resolved:
+        path = path.resolve()
     private: list[Path] = []  # the private copy's folder, made only for a source with a sidecar
     try:
         try:
@@ -205,7 +213,13 @@ def source_bytes(path: Path) -> int:
 
 
 def _nonempty(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size > 0
+    try:
+        info = os.stat(path)  # one system call, where is_file() and stat() made two
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            return False
+        raise  # as is_file() raises: the source "cannot be read"
+    return stat.S_ISREG(info.st_mode) and info.st_size > 0
 
 
 def _sha256(paths: list[Path]) -> str:
