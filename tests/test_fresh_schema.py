@@ -38,7 +38,7 @@ def test_a_new_target_holds_exactly_what_the_revisions_build(tmp_path: Path) -> 
     try:
         assert migrations.current(engine) == migrations.head()
         with engine.begin() as conn:
-            command.check(migrations.alembic_config(conn))  # models match: no autogenerate diff
+            command.check(migrations.alembic_config(conn))  # tables match: no autogenerate diff
     finally:
         engine.dispose()
 

@@ -172,7 +172,7 @@ def affinity(declared_type: str) -> str:
 
 
 def central_affinity(table: str, column: str) -> str:
-    """The SQLite affinity of a central column (from the plain catalog, not the models)."""
+    """The SQLite affinity of a central column (from the plain catalog, not SQLAlchemy)."""
     return CENTRAL_COLUMNS[table][column]
 
 

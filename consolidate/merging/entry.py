@@ -1,7 +1,7 @@
 """``merge``, the library's way in: a re-run with nothing to do is answered with ``sqlite3``
 alone (``rerun.first_pass``); anything else goes on in ``pipeline``, from where the pass left.
 
-Importing SQLAlchemy, the models and Alembic costs a merge about a third of a second, which on a
+Importing SQLAlchemy, the tables and Alembic costs a merge about a third of a second, which on a
 re-run over a thousand merged files was more than reading every file once; so nothing here
 imports them until a source needs the full path.
 """

@@ -36,7 +36,7 @@ from consolidate.sources.opening import OpenFile, open_file
 _BUSY_MS = 60_000
 #: Sources hashed per task at most (see ``_batched``).
 _BATCH = 32
-#: The tables that hold per-simulation rows (``schema.DATA_TABLES``, without the models).
+#: The tables that hold per-simulation rows (``schema.DATA_TABLES``, without SQLAlchemy).
 _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
 

@@ -1,11 +1,20 @@
-"""Declarative base, naming convention and the shared shape of every per-simulation table."""
+"""The metadata every central table registers on, its naming convention, and the shape every
+per-simulation table shares.
+
+The tables are SQLAlchemy Core ``Table`` objects, not ORM models: nothing maps rows to objects
+(merge, verify and the writer move rows as tuples), and declaring the tables as models loaded
+SQLAlchemy's ORM and built its mappers, a quarter of a second, at the start of every merge.
+
+Column types are portable: ``Text`` is unbounded because legacy files never enforced their
+declared VARCHAR lengths (config_data reaches 9 kB in a VARCHAR(4096)); integers are BIGINT;
+``Float`` is double precision, so legacy REAL values are carried unrounded.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, MetaData, PrimaryKeyConstraint, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Column, ForeignKey, Index, MetaData, PrimaryKeyConstraint, Table, Text
 
 # Named constraints make Alembic's batch mode (SQLite) and autogenerate deterministic.
 NAMING_CONVENTION = {
@@ -16,39 +25,40 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-
-class Base(DeclarativeBase):
-    """Base of every central table.
-
-    Python types map to portable SQL types: ``str`` is unbounded TEXT because legacy files never
-    enforced their declared VARCHAR lengths (config_data reaches 9 kB in a VARCHAR(4096)); ``int``
-    is BIGINT; ``float`` is double precision so legacy REAL values are carried unrounded.
-    """
-
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {str: Text(), int: BigInteger(), float: Float()}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class SimulationScoped:
-    """Columns and keys shared by every data table: rows belong to exactly one simulation."""
+def scoped_table(
+    name: str,
+    *columns: Column[Any],
+    key: tuple[str, ...],
+    step: bool = True,
+    agent: bool = True,
+) -> Table:
+    """A data table: rows belong to exactly one simulation.
 
-    simulation_id: Mapped[str] = mapped_column(
-        ForeignKey("simulations.simulation_id", ondelete="CASCADE"), sort_order=-1
-    )
-
-
-def scoped_keys(table: str, *key: str, step: bool = True, agent: bool = True) -> tuple[Any, ...]:
-    """``__table_args__`` for a data table: a primary key led by simulation_id plus lookups.
+    ``simulation_id`` comes first and refers to ``simulations`` (its rows go with it); the
+    primary key is simulation_id followed by ``key``, the legacy row key.
 
     Args:
-        table: the table name, used only to name the indexes.
+        name: the table's name.
+        columns: the table's own columns, in order (``key``'s among them, NOT NULL).
         key: the legacy row key that follows simulation_id in the primary key.
         step: add the ``(simulation_id, step_number)`` index.
         agent: add the ``(simulation_id, agent_id)`` index.
     """
-    args: list[Any] = [PrimaryKeyConstraint("simulation_id", *key)]
+    args: list[Any] = [
+        Column(
+            "simulation_id",
+            Text(),
+            ForeignKey("simulations.simulation_id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        *columns,
+        PrimaryKeyConstraint("simulation_id", *key),
+    ]
     if step:
-        args.append(Index(f"ix_{table}_simulation_id_step_number", "simulation_id", "step_number"))
+        args.append(Index(f"ix_{name}_simulation_id_step_number", "simulation_id", "step_number"))
     if agent:
-        args.append(Index(f"ix_{table}_simulation_id_agent_id", "simulation_id", "agent_id"))
-    return tuple(args)
+        args.append(Index(f"ix_{name}_simulation_id_agent_id", "simulation_id", "agent_id"))
+    return Table(name, metadata, *args)

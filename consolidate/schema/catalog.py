@@ -2,61 +2,55 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Table, Text
 
-from sqlalchemy import DateTime, ForeignKey, Index
-from sqlalchemy.orm import Mapped, mapped_column
+from consolidate.schema.base import metadata
 
-from consolidate.schema.base import Base
-
-
-class Experiment(Base):
-    """One experiment: a set of simulations consolidated or written together."""
-
-    __tablename__ = "experiments"
-
-    experiment_id: Mapped[str] = mapped_column(primary_key=True)
-    name: Mapped[str | None]
-    description: Mapped[str | None]
-    hypothesis: Mapped[str | None]
+#: One experiment: a set of simulations consolidated or written together.
+EXPERIMENTS = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Text(), primary_key=True),
+    Column("name", Text()),
+    Column("description", Text()),
+    Column("hypothesis", Text()),
     # AgentFarm's names and order: its readers unpack ``SELECT * FROM experiments`` by position.
-    creation_date: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str | None]
-    tags: Mapped[str | None]
-    variables: Mapped[str | None]
-    results_summary: Mapped[str | None]
-    notes: Mapped[str | None]
+    Column("creation_date", DateTime(timezone=True), nullable=False),
+    Column("last_updated", DateTime(timezone=True)),
+    Column("status", Text()),
+    Column("tags", Text()),
+    Column("variables", Text()),
+    Column("results_summary", Text()),
+    Column("notes", Text()),
+)
 
-
-class Simulation(Base):
-    """One simulation run, whether merged from a legacy file or written by the writer.
-
-    Columns from ``status`` to ``config_variation`` carry the legacy ``simulations`` row as it was
-    (datetimes stay text: legacy files mix UTC and local time and the zone is not recoverable).
-    ``source_*`` columns are the provenance of a merged run; ``source_row_counts`` is JSON text
-    ``{central_table: rows}`` counted in the source at merge time, which verify checks.
-    """
-
-    __tablename__ = "simulations"
-    __table_args__ = (Index("ix_simulations_source_sha256", "source_sha256"),)
-
-    simulation_id: Mapped[str] = mapped_column(primary_key=True)
-    experiment_id: Mapped[str] = mapped_column(ForeignKey("experiments.experiment_id"))
-    origin: Mapped[str]  # 'merge' or 'writer'
-    status: Mapped[str | None]
-    start_time: Mapped[str | None]
-    end_time: Mapped[str | None]
-    parameters: Mapped[str | None]
-    results_summary: Mapped[str | None]
-    simulation_db_path: Mapped[str | None]
-    iteration_number: Mapped[int | None]
-    config_variation: Mapped[str | None]
-    legacy_simulation_id: Mapped[str | None]
-    legacy_experiment_id: Mapped[str | None]
-    source_path: Mapped[str | None]
-    source_sha256: Mapped[str | None]
-    source_family: Mapped[str | None]
-    source_schema_version: Mapped[str | None]
-    source_row_counts: Mapped[str | None]
-    merged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+#: One simulation run, whether merged from a legacy file or written by the writer.
+#:
+#: Columns from ``status`` to ``config_variation`` carry the legacy ``simulations`` row as it was
+#: (datetimes stay text: legacy files mix UTC and local time and the zone is not recoverable).
+#: ``source_*`` columns are the provenance of a merged run; ``source_row_counts`` is JSON text
+#: ``{central_table: rows}`` counted in the source at merge time, which verify checks.
+SIMULATIONS = Table(
+    "simulations",
+    metadata,
+    Column("simulation_id", Text(), primary_key=True),
+    Column("experiment_id", Text(), ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("origin", Text(), nullable=False),  # 'merge' or 'writer'
+    Column("status", Text()),
+    Column("start_time", Text()),
+    Column("end_time", Text()),
+    Column("parameters", Text()),
+    Column("results_summary", Text()),
+    Column("simulation_db_path", Text()),
+    Column("iteration_number", BigInteger()),
+    Column("config_variation", Text()),
+    Column("legacy_simulation_id", Text()),
+    Column("legacy_experiment_id", Text()),
+    Column("source_path", Text()),
+    Column("source_sha256", Text()),
+    Column("source_family", Text()),
+    Column("source_schema_version", Text()),
+    Column("source_row_counts", Text()),
+    Column("merged_at", DateTime(timezone=True)),
+    Index("ix_simulations_source_sha256", "source_sha256"),
+)

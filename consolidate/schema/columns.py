@@ -1,14 +1,14 @@
 """The central tables' columns and their SQLite affinities, as plain data.
 
 Mapping a source needs only these names and affinities; reading them from here rather than from
-the SQLAlchemy models keeps ``consolidate inspect`` free of SQLAlchemy (start-up in a tenth of the
-time). ``tests/test_startup.py`` proves this table and the models agree.
+the SQLAlchemy tables keeps ``consolidate inspect`` free of SQLAlchemy (start-up in a tenth of the
+time). ``tests/test_startup.py`` proves this catalog and the tables agree.
 """
 
 from __future__ import annotations
 
 #: Central table -> column -> SQLite affinity (INTEGER, TEXT, REAL, NUMERIC or BLOB), in the
-#: models' column order.
+#: tables' column order.
 CENTRAL_COLUMNS: dict[str, dict[str, str]] = {
     "agent_actions": {
         "simulation_id": "TEXT",

@@ -2,81 +2,83 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Mapped
+from sqlalchemy import BigInteger, Column, Float, Text
 
-from consolidate.schema.base import Base, SimulationScoped, scoped_keys
+from consolidate.schema.base import scoped_table
 
-
-class LearningExperience(SimulationScoped, Base):
-    __tablename__ = "learning_experiences"
-    __table_args__ = scoped_keys("learning_experiences", "experience_id")
-
-    experience_id: Mapped[int]
-    step_number: Mapped[int | None]
-    agent_id: Mapped[str | None]
-    module_type: Mapped[str | None]
-    module_id: Mapped[str | None]
-    action_taken: Mapped[int | None]
-    action_taken_mapped: Mapped[str | None]
-    state_before: Mapped[str | None]
-    state_after: Mapped[str | None]
-    reward: Mapped[float | None]
-    loss: Mapped[float | None]
-
-
-class ReproductionEvent(SimulationScoped, Base):
-    __tablename__ = "reproduction_events"
-    __table_args__ = scoped_keys("reproduction_events", "event_id", agent=False)
-
-    event_id: Mapped[int]
-    step_number: Mapped[int | None]
-    parent_id: Mapped[str | None]
-    offspring_id: Mapped[str | None]
-    success: Mapped[int | None]
-    parent_resources_before: Mapped[float | None]
-    parent_resources_after: Mapped[float | None]
-    offspring_initial_resources: Mapped[float | None]
-    failure_reason: Mapped[str | None]
-    parent_generation: Mapped[int | None]
-    offspring_generation: Mapped[int | None]
-    parent_position_x: Mapped[float | None]
-    parent_position_y: Mapped[float | None]
-    timestamp: Mapped[str | None]
+LEARNING_EXPERIENCES = scoped_table(
+    "learning_experiences",
+    Column("experience_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("agent_id", Text()),
+    Column("module_type", Text()),
+    Column("module_id", Text()),
+    Column("action_taken", BigInteger()),
+    Column("action_taken_mapped", Text()),
+    Column("state_before", Text()),
+    Column("state_after", Text()),
+    Column("reward", Float()),
+    Column("loss", Float()),
+    key=("experience_id",),
+)
 
 
-class SocialInteraction(SimulationScoped, Base):
-    __tablename__ = "social_interactions"
-    __table_args__ = scoped_keys("social_interactions", "interaction_id", agent=False)
+REPRODUCTION_EVENTS = scoped_table(
+    "reproduction_events",
+    Column("event_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("parent_id", Text()),
+    Column("offspring_id", Text()),
+    Column("success", BigInteger()),
+    Column("parent_resources_before", Float()),
+    Column("parent_resources_after", Float()),
+    Column("offspring_initial_resources", Float()),
+    Column("failure_reason", Text()),
+    Column("parent_generation", BigInteger()),
+    Column("offspring_generation", BigInteger()),
+    Column("parent_position_x", Float()),
+    Column("parent_position_y", Float()),
+    Column("timestamp", Text()),
+    key=("event_id",),
+    agent=False,
+)
 
-    interaction_id: Mapped[int]
-    step_number: Mapped[int | None]
-    initiator_id: Mapped[str | None]
-    recipient_id: Mapped[str | None]
-    interaction_type: Mapped[str | None]
-    subtype: Mapped[str | None]
-    outcome: Mapped[str | None]
-    resources_transferred: Mapped[float | None]
-    distance: Mapped[float | None]
-    initiator_resources_before: Mapped[float | None]
-    initiator_resources_after: Mapped[float | None]
-    recipient_resources_before: Mapped[float | None]
-    recipient_resources_after: Mapped[float | None]
-    group_id: Mapped[str | None]
-    details: Mapped[str | None]
-    timestamp: Mapped[str | None]
+
+SOCIAL_INTERACTIONS = scoped_table(
+    "social_interactions",
+    Column("interaction_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("initiator_id", Text()),
+    Column("recipient_id", Text()),
+    Column("interaction_type", Text()),
+    Column("subtype", Text()),
+    Column("outcome", Text()),
+    Column("resources_transferred", Float()),
+    Column("distance", Float()),
+    Column("initiator_resources_before", Float()),
+    Column("initiator_resources_after", Float()),
+    Column("recipient_resources_before", Float()),
+    Column("recipient_resources_after", Float()),
+    Column("group_id", Text()),
+    Column("details", Text()),
+    Column("timestamp", Text()),
+    key=("interaction_id",),
+    agent=False,
+)
 
 
-class Interaction(SimulationScoped, Base):
-    __tablename__ = "interactions"
-    __table_args__ = scoped_keys("interactions", "interaction_id", agent=False)
-
-    interaction_id: Mapped[int]
-    step_number: Mapped[int | None]
-    source_type: Mapped[str | None]
-    source_id: Mapped[str | None]
-    target_type: Mapped[str | None]
-    target_id: Mapped[str | None]  # polymorphic: agent ids, resource ids, "x,y" positions
-    interaction_type: Mapped[str | None]
-    action_type: Mapped[str | None]
-    details: Mapped[str | None]
-    timestamp: Mapped[str | None]
+INTERACTIONS = scoped_table(
+    "interactions",
+    Column("interaction_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("source_type", Text()),
+    Column("source_id", Text()),
+    Column("target_type", Text()),
+    Column("target_id", Text()),  # polymorphic: agent ids, resource ids, "x,y" positions
+    Column("interaction_type", Text()),
+    Column("action_type", Text()),
+    Column("details", Text()),
+    Column("timestamp", Text()),
+    key=("interaction_id",),
+    agent=False,
+)

@@ -2,7 +2,7 @@
 
 A re-run over merged sources checks the target with ``sqlite3`` alone (``merging.rerun``),
 without importing SQLAlchemy or Alembic. ``tests/test_migrations.py`` keeps :data:`HEAD` equal
-to the scripts' head and ``tests/test_startup.py`` keeps :data:`INDEXES` equal to the models'.
+to the scripts' head and ``tests/test_startup.py`` keeps :data:`INDEXES` equal to the tables'.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 #: The head of ``alembic/versions``; a new revision must update it.
 HEAD = "0002"
 
-#: (table, index) of every index the models declare, in ``schema.indexes.declared`` order.
+#: (table, index) of every index the tables declare, in ``schema.indexes.declared`` order.
 INDEXES: tuple[tuple[str, str], ...] = (
     ("simulations", "ix_simulations_source_sha256"),
     ("agent_actions", "ix_agent_actions_simulation_id_agent_id"),

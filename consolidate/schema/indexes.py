@@ -1,8 +1,8 @@
 """The indexes the schema declares: which a target lacks, dropping them, building them again.
 
-The models (``metadata``) are the one list: the names and columns here are those of the
+The tables (``metadata``) are the one list: the names and columns here are those of the
 ``Index`` objects, so a target built by the migrations and one whose indexes were rebuilt here
-carry the same indexes (``tests/test_migrations.py`` keeps the models and the migrations equal).
+carry the same indexes (``tests/test_migrations.py`` keeps the tables and the migrations equal).
 """
 
 from __future__ import annotations

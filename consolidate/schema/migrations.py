@@ -187,7 +187,7 @@ def _complete_at_head(conn: Connection) -> None:
     A merge into a new SQLite target builds its lookup indexes at its end (see
     ``merging.indexes``), so a merge killed before then leaves them missing. ``db upgrade``
     completes such a target too, and a revision that drops an index always finds it. Only at
-    the head: the models describe the head's tables, not an older revision's.
+    the head: the tables describe the head's, not an older revision's.
     """
     if not inspect(conn).has_table("alembic_version"):
         return

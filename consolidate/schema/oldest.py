@@ -5,114 +5,117 @@ They are rare, but "every column of every known layout has a home" is what makes
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Mapped
+from sqlalchemy import BigInteger, Column, Float, Text
 
-from consolidate.schema.base import Base, SimulationScoped, scoped_keys
+from consolidate.schema.base import scoped_table
 
-
-class Resource(SimulationScoped, Base):
-    """f1 (v01-v02) ``Resources``."""
-
-    __tablename__ = "resources"
-    __table_args__ = scoped_keys("resources", "resource_id", step=False, agent=False)
-
-    resource_id: Mapped[str]
-    initial_amount: Mapped[float | None]
-    position_x: Mapped[float | None]
-    position_y: Mapped[float | None]
-
-
-class SimulationMetric(SimulationScoped, Base):
-    """f1 (v01-v02) ``SimulationMetrics``: one metric per row, keyed to a step by step_id."""
-
-    __tablename__ = "simulation_metrics"
-    __table_args__ = scoped_keys("simulation_metrics", "metric_id", agent=False)
-
-    metric_id: Mapped[int]
-    step_id: Mapped[int | None]
-    step_number: Mapped[int | None]
-    metric_name: Mapped[str | None]
-    metric_value: Mapped[float | None]
+#: f1 (v01-v02) ``Resources``.
+RESOURCES = scoped_table(
+    "resources",
+    Column("resource_id", Text(), nullable=False),
+    Column("initial_amount", Float()),
+    Column("position_x", Float()),
+    Column("position_y", Float()),
+    key=("resource_id",),
+    step=False,
+    agent=False,
+)
 
 
-class CombatEvent(SimulationScoped, Base):
-    """Side branch f816007b ``CombatEvents``."""
-
-    __tablename__ = "combat_events"
-    __table_args__ = scoped_keys("combat_events", "combat_id", agent=False)
-
-    combat_id: Mapped[int]
-    step_number: Mapped[int | None]
-    attacker_id: Mapped[str | None]
-    defender_id: Mapped[str | None]
-    damage_dealt: Mapped[float | None]
-    defender_health_before: Mapped[float | None]
-    defender_health_after: Mapped[float | None]
-    defender_died: Mapped[int | None]
+#: f1 (v01-v02) ``SimulationMetrics``: one metric per row, keyed to a step by step_id.
+SIMULATION_METRICS = scoped_table(
+    "simulation_metrics",
+    Column("metric_id", BigInteger(), nullable=False),
+    Column("step_id", BigInteger()),
+    Column("step_number", BigInteger()),
+    Column("metric_name", Text()),
+    Column("metric_value", Float()),
+    key=("metric_id",),
+    agent=False,
+)
 
 
-class SharingEvent(SimulationScoped, Base):
-    """Side branch f816007b ``SharingEvents``."""
-
-    __tablename__ = "sharing_events"
-    __table_args__ = scoped_keys("sharing_events", "share_id", agent=False)
-
-    share_id: Mapped[int]
-    step_number: Mapped[int | None]
-    giver_id: Mapped[str | None]
-    receiver_id: Mapped[str | None]
-    amount_shared: Mapped[float | None]
-    giver_resources_before: Mapped[float | None]
-    receiver_resources_before: Mapped[float | None]
-    cooperation_score: Mapped[float | None]
-
-
-class LegacyExperiment(SimulationScoped, Base):
-    """A legacy file's own ``experiments`` rows (always empty in real per-run files)."""
-
-    __tablename__ = "legacy_experiments"
-    __table_args__ = scoped_keys("legacy_experiments", "experiment_id", step=False, agent=False)
-
-    experiment_id: Mapped[str]
-    name: Mapped[str | None]
-    description: Mapped[str | None]
-    hypothesis: Mapped[str | None]
-    creation_date: Mapped[str | None]
-    last_updated: Mapped[str | None]
-    created_at: Mapped[str | None]
-    updated_at: Mapped[str | None]
-    status: Mapped[str | None]
-    tags: Mapped[str | None]
-    variables: Mapped[str | None]
-    results_summary: Mapped[str | None]
-    notes: Mapped[str | None]
-    base_config: Mapped[str | None]
-    experiment_metadata: Mapped[str | None]
+#: Side branch f816007b ``CombatEvents``.
+COMBAT_EVENTS = scoped_table(
+    "combat_events",
+    Column("combat_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("attacker_id", Text()),
+    Column("defender_id", Text()),
+    Column("damage_dealt", Float()),
+    Column("defender_health_before", Float()),
+    Column("defender_health_after", Float()),
+    Column("defender_died", BigInteger()),
+    key=("combat_id",),
+    agent=False,
+)
 
 
-class ExperimentEvent(SimulationScoped, Base):
-    """Side branch 302c4210 ``experiment_events``."""
+#: Side branch f816007b ``SharingEvents``.
+SHARING_EVENTS = scoped_table(
+    "sharing_events",
+    Column("share_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("giver_id", Text()),
+    Column("receiver_id", Text()),
+    Column("amount_shared", Float()),
+    Column("giver_resources_before", Float()),
+    Column("receiver_resources_before", Float()),
+    Column("cooperation_score", Float()),
+    key=("share_id",),
+    agent=False,
+)
 
-    __tablename__ = "experiment_events"
-    __table_args__ = scoped_keys("experiment_events", "id", step=False, agent=False)
 
-    id: Mapped[int]
-    experiment_id: Mapped[str | None]
-    event_type: Mapped[str | None]
-    event_time: Mapped[str | None]
-    details: Mapped[str | None]
+#: A legacy file's own ``experiments`` rows (always empty in real per-run files).
+LEGACY_EXPERIMENTS = scoped_table(
+    "legacy_experiments",
+    Column("experiment_id", Text(), nullable=False),
+    Column("name", Text()),
+    Column("description", Text()),
+    Column("hypothesis", Text()),
+    Column("creation_date", Text()),
+    Column("last_updated", Text()),
+    Column("created_at", Text()),
+    Column("updated_at", Text()),
+    Column("status", Text()),
+    Column("tags", Text()),
+    Column("variables", Text()),
+    Column("results_summary", Text()),
+    Column("notes", Text()),
+    Column("base_config", Text()),
+    Column("experiment_metadata", Text()),
+    key=("experiment_id",),
+    step=False,
+    agent=False,
+)
 
 
-class ExperimentMetric(SimulationScoped, Base):
-    """Side branch 302c4210 ``experiment_metrics``."""
+#: Side branch 302c4210 ``experiment_events``.
+EXPERIMENT_EVENTS = scoped_table(
+    "experiment_events",
+    Column("id", BigInteger(), nullable=False),
+    Column("experiment_id", Text()),
+    Column("event_type", Text()),
+    Column("event_time", Text()),
+    Column("details", Text()),
+    key=("id",),
+    step=False,
+    agent=False,
+)
 
-    __tablename__ = "experiment_metrics"
-    __table_args__ = scoped_keys("experiment_metrics", "id", step=False, agent=False)
 
-    id: Mapped[int]
-    experiment_id: Mapped[str | None]
-    metric_name: Mapped[str | None]
-    metric_value: Mapped[float | None]
-    metric_type: Mapped[str | None]
-    timestamp: Mapped[str | None]
-    metric_metadata: Mapped[str | None]
+#: Side branch 302c4210 ``experiment_metrics``.
+EXPERIMENT_METRICS = scoped_table(
+    "experiment_metrics",
+    Column("id", BigInteger(), nullable=False),
+    Column("experiment_id", Text()),
+    Column("metric_name", Text()),
+    Column("metric_value", Float()),
+    Column("metric_type", Text()),
+    Column("timestamp", Text()),
+    Column("metric_metadata", Text()),
+    key=("id",),
+    step=False,
+    agent=False,
+)

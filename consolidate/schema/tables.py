@@ -7,141 +7,147 @@ integer-era and string-era runs share one column.
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Mapped
+from sqlalchemy import BigInteger, Column, Float, Text
 
-from consolidate.schema.base import Base, SimulationScoped, scoped_keys
+from consolidate.schema.base import scoped_table
 
-
-class Agent(SimulationScoped, Base):
-    __tablename__ = "agents"
-    __table_args__ = scoped_keys("agents", "agent_id", step=False, agent=False)
-
-    agent_id: Mapped[str]
-    birth_time: Mapped[int | None]
-    death_time: Mapped[int | None]
-    agent_type: Mapped[str | None]
-    position_x: Mapped[float | None]
-    position_y: Mapped[float | None]
-    initial_position: Mapped[str | None]  # v03-v07: tuple text "(x, y)", kept verbatim
-    initial_resources: Mapped[float | None]
-    starting_health: Mapped[float | None]  # also legacy max_health
-    starvation_counter: Mapped[int | None]  # also legacy starvation_threshold
-    genome_id: Mapped[str | None]
-    parent_id: Mapped[str | None]
-    generation: Mapped[int | None]
-    action_weights: Mapped[str | None]
-    allele_frequencies: Mapped[str | None]
-
-
-class AgentState(SimulationScoped, Base):
-    __tablename__ = "agent_states"
-    __table_args__ = scoped_keys("agent_states", "id")
-
-    id: Mapped[str]  # legacy id, state_id, or the source rowid where the table had no key
-    step_number: Mapped[int | None]
-    step_id: Mapped[int | None]  # f1 only; step_number is derived from it
-    agent_id: Mapped[str | None]
-    agent_type: Mapped[str | None]
-    position_x: Mapped[float | None]
-    position_y: Mapped[float | None]
-    position_z: Mapped[float | None]
-    resource_level: Mapped[float | None]
-    current_health: Mapped[float | None]
-    starting_health: Mapped[float | None]  # also legacy max_health
-    starvation_counter: Mapped[int | None]  # also legacy starvation_threshold
-    is_defending: Mapped[int | None]
-    alive: Mapped[int | None]
-    total_reward: Mapped[float | None]
-    age: Mapped[int | None]
-    allele_frequencies: Mapped[str | None]
+AGENTS = scoped_table(
+    "agents",
+    Column("agent_id", Text(), nullable=False),
+    Column("birth_time", BigInteger()),
+    Column("death_time", BigInteger()),
+    Column("agent_type", Text()),
+    Column("position_x", Float()),
+    Column("position_y", Float()),
+    Column("initial_position", Text()),  # v03-v07: tuple text "(x, y)", kept verbatim
+    Column("initial_resources", Float()),
+    Column("starting_health", Float()),  # also legacy max_health
+    Column("starvation_counter", BigInteger()),  # also legacy starvation_threshold
+    Column("genome_id", Text()),
+    Column("parent_id", Text()),
+    Column("generation", BigInteger()),
+    Column("action_weights", Text()),
+    Column("allele_frequencies", Text()),
+    key=("agent_id",),
+    step=False,
+    agent=False,
+)
 
 
-class ResourceState(SimulationScoped, Base):
-    __tablename__ = "resource_states"
-    __table_args__ = scoped_keys("resource_states", "id", agent=False)
-
-    id: Mapped[int]
-    step_number: Mapped[int | None]
-    step_id: Mapped[int | None]
-    resource_id: Mapped[str | None]
-    amount: Mapped[float | None]
-    position_x: Mapped[float | None]
-    position_y: Mapped[float | None]
-
-
-class SimulationStep(SimulationScoped, Base):
-    """One row per step; per-type counts and ``agent_type_counts`` are each filled on merge."""
-
-    __tablename__ = "simulation_steps"
-    __table_args__ = scoped_keys("simulation_steps", "step_number", step=False, agent=False)
-
-    step_number: Mapped[int]
-    step_id: Mapped[int | None]
-    timestamp: Mapped[str | None]
-    total_agents: Mapped[int | None]
-    system_agents: Mapped[int | None]
-    independent_agents: Mapped[int | None]
-    control_agents: Mapped[int | None]
-    agent_type_counts: Mapped[str | None]
-    total_resources: Mapped[float | None]
-    average_agent_resources: Mapped[float | None]
-    births: Mapped[int | None]
-    deaths: Mapped[int | None]
-    current_max_generation: Mapped[int | None]
-    resource_efficiency: Mapped[float | None]
-    resource_distribution_entropy: Mapped[float | None]
-    average_agent_health: Mapped[float | None]
-    average_agent_age: Mapped[float | None]  # AgentFarm divides: real runs store fractions
-    average_reward: Mapped[float | None]
-    combat_encounters: Mapped[int | None]
-    successful_attacks: Mapped[int | None]
-    resources_shared: Mapped[float | None]
-    genetic_diversity: Mapped[float | None]
-    dominant_genome_ratio: Mapped[float | None]
-    resources_consumed: Mapped[float | None]
-    resources_shared_this_step: Mapped[float | None]
-    combat_encounters_this_step: Mapped[int | None]
-    successful_attacks_this_step: Mapped[int | None]
+AGENT_STATES = scoped_table(
+    "agent_states",
+    # The legacy id, state_id, or the source rowid where the table had no key.
+    Column("id", Text(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("step_id", BigInteger()),  # f1 only; step_number is derived from it
+    Column("agent_id", Text()),
+    Column("agent_type", Text()),
+    Column("position_x", Float()),
+    Column("position_y", Float()),
+    Column("position_z", Float()),
+    Column("resource_level", Float()),
+    Column("current_health", Float()),
+    Column("starting_health", Float()),  # also legacy max_health
+    Column("starvation_counter", BigInteger()),  # also legacy starvation_threshold
+    Column("is_defending", BigInteger()),
+    Column("alive", BigInteger()),
+    Column("total_reward", Float()),
+    Column("age", BigInteger()),
+    Column("allele_frequencies", Text()),
+    key=("id",),
+)
 
 
-class AgentAction(SimulationScoped, Base):
-    __tablename__ = "agent_actions"
-    __table_args__ = scoped_keys("agent_actions", "action_id")
-
-    action_id: Mapped[int]
-    step_number: Mapped[int | None]
-    agent_id: Mapped[str | None]
-    action_type: Mapped[str | None]
-    action_target_id: Mapped[str | None]
-    position_before: Mapped[str | None]
-    position_after: Mapped[str | None]
-    resources_before: Mapped[float | None]
-    resources_after: Mapped[float | None]
-    state_before_id: Mapped[str | None]
-    state_after_id: Mapped[str | None]
-    reward: Mapped[float | None]
-    details: Mapped[str | None]
-    module_type: Mapped[str | None]
-    module_id: Mapped[str | None]
+RESOURCE_STATES = scoped_table(
+    "resource_states",
+    Column("id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("step_id", BigInteger()),
+    Column("resource_id", Text()),
+    Column("amount", Float()),
+    Column("position_x", Float()),
+    Column("position_y", Float()),
+    key=("id",),
+    agent=False,
+)
 
 
-class HealthIncident(SimulationScoped, Base):
-    __tablename__ = "health_incidents"
-    __table_args__ = scoped_keys("health_incidents", "incident_id")
+#: One row per step; per-type counts and ``agent_type_counts`` are each filled on merge.
+SIMULATION_STEPS = scoped_table(
+    "simulation_steps",
+    Column("step_number", BigInteger(), nullable=False),
+    Column("step_id", BigInteger()),
+    Column("timestamp", Text()),
+    Column("total_agents", BigInteger()),
+    Column("system_agents", BigInteger()),
+    Column("independent_agents", BigInteger()),
+    Column("control_agents", BigInteger()),
+    Column("agent_type_counts", Text()),
+    Column("total_resources", Float()),
+    Column("average_agent_resources", Float()),
+    Column("births", BigInteger()),
+    Column("deaths", BigInteger()),
+    Column("current_max_generation", BigInteger()),
+    Column("resource_efficiency", Float()),
+    Column("resource_distribution_entropy", Float()),
+    Column("average_agent_health", Float()),
+    Column("average_agent_age", Float()),  # AgentFarm divides: real runs store fractions
+    Column("average_reward", Float()),
+    Column("combat_encounters", BigInteger()),
+    Column("successful_attacks", BigInteger()),
+    Column("resources_shared", Float()),
+    Column("genetic_diversity", Float()),
+    Column("dominant_genome_ratio", Float()),
+    Column("resources_consumed", Float()),
+    Column("resources_shared_this_step", Float()),
+    Column("combat_encounters_this_step", BigInteger()),
+    Column("successful_attacks_this_step", BigInteger()),
+    key=("step_number",),
+    step=False,
+    agent=False,
+)
 
-    incident_id: Mapped[int]
-    step_number: Mapped[int | None]
-    agent_id: Mapped[str | None]
-    health_before: Mapped[float | None]
-    health_after: Mapped[float | None]
-    cause: Mapped[str | None]
-    details: Mapped[str | None]
+
+AGENT_ACTIONS = scoped_table(
+    "agent_actions",
+    Column("action_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("agent_id", Text()),
+    Column("action_type", Text()),
+    Column("action_target_id", Text()),
+    Column("position_before", Text()),
+    Column("position_after", Text()),
+    Column("resources_before", Float()),
+    Column("resources_after", Float()),
+    Column("state_before_id", Text()),
+    Column("state_after_id", Text()),
+    Column("reward", Float()),
+    Column("details", Text()),
+    Column("module_type", Text()),
+    Column("module_id", Text()),
+    key=("action_id",),
+)
 
 
-class SimulationConfig(SimulationScoped, Base):
-    __tablename__ = "simulation_config"
-    __table_args__ = scoped_keys("simulation_config", "config_id", step=False, agent=False)
+HEALTH_INCIDENTS = scoped_table(
+    "health_incidents",
+    Column("incident_id", BigInteger(), nullable=False),
+    Column("step_number", BigInteger()),
+    Column("agent_id", Text()),
+    Column("health_before", Float()),
+    Column("health_after", Float()),
+    Column("cause", Text()),
+    Column("details", Text()),
+    key=("incident_id",),
+)
 
-    config_id: Mapped[int]
-    timestamp: Mapped[int | None]  # epoch seconds, as legacy files wrote it
-    config_data: Mapped[str | None]
+
+SIMULATION_CONFIG = scoped_table(
+    "simulation_config",
+    Column("config_id", BigInteger(), nullable=False),
+    Column("timestamp", BigInteger()),  # epoch seconds, as legacy files wrote it
+    Column("config_data", Text()),
+    key=("config_id",),
+    step=False,
+    agent=False,
+)
