@@ -32,8 +32,17 @@ def deferrable() -> list[Index]:
 
 def missing(conn: Connection) -> list[Index]:
     """The declared indexes the target does not have (by name), in :func:`declared` order."""
-    found = inspect(conn)
-    present = {(table, ix["name"]) for table in metadata.tables for ix in found.get_indexes(table)}
+    present: set[tuple[str, str]]
+    if conn.dialect.name == "sqlite":
+        # One read of the catalog: the inspector reads it once per table, and every merge asks
+        # twice (4-6 ms, a merge of one small run's 2%).
+        listed = conn.exec_driver_sql(
+            "SELECT tbl_name, name FROM main.sqlite_master WHERE type = 'index'"
+        )
+        present = {(str(table), str(name)) for table, name in listed}
+    else:
+        found = inspect(conn)
+        present = {(t, str(ix["name"])) for t in metadata.tables for ix in found.get_indexes(t)}
     return [i for i in declared() if i.table is not None and (i.table.name, i.name) not in present]
 
 
