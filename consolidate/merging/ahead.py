@@ -16,8 +16,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from consolidate.merging.prepared import Pending, Prepared, start
-from consolidate.merging.source_transaction import Job
+from consolidate.merging.prepared import Pending, Prepared, Reading, start
 from consolidate.sources.discover import SourceFile
 from consolidate.sources.opening import source_bytes
 
@@ -36,12 +35,12 @@ class ReadAhead:
     copy removed.
     """
 
-    def __init__(self, files: Sequence[SourceFile], job: Job) -> None:
+    def __init__(self, files: Sequence[SourceFile], reading: Reading) -> None:
         self._files = files
-        self._job = job
+        self._reading = reading
         self._queued = 0  # files handed to the reading thread so far
         self._ahead: deque[tuple[Future[Prepared | Pending], int]] = deque()  # and their sizes
-        self._reading = ThreadPoolExecutor(max_workers=1)
+        self._thread = ThreadPoolExecutor(max_workers=1)  # the reading thread
 
     def __enter__(self) -> ReadAhead:
         self._top_up()
@@ -55,7 +54,7 @@ class ReadAhead:
                     with contextlib.suppress(BaseException):
                         upcoming.result().close()
         finally:
-            self._reading.shutdown(wait=True, cancel_futures=True)
+            self._thread.shutdown(wait=True, cancel_futures=True)
 
     def take(self) -> Prepared:
         """The next source, prepared (waiting for it if need be); the next ones start."""
@@ -70,7 +69,7 @@ class ReadAhead:
         while self._queued < len(self._files) and self._room():
             file = self._files[self._queued]
             size = _size(file)
-            self._ahead.append((self._reading.submit(start, file, self._job, size=size), size))
+            self._ahead.append((self._thread.submit(start, file, self._reading, size=size), size))
             self._queued += 1
 
     def _room(self) -> bool:

@@ -190,7 +190,7 @@ def _run_in_order(
     """One source at a time, the next ones opened and read (their checks started) in a second
     thread while the current one is written (see :mod:`consolidate.merging.ahead`)."""
     outcomes: list[SourceOutcome] = []
-    with ReadAhead(files, job) as ahead:
+    with ReadAhead(files, job.reading) as ahead:
         for _ in files:
             if should_stop is not None and should_stop():
                 break  # before this source began: nothing of it was written (closed on exit)
@@ -205,7 +205,7 @@ def merge_one(
 ) -> list[SourceOutcome]:
     """Merge one source (an experiment database: each of its simulations); every failure
     becomes a rejected outcome naming the reason."""
-    return finish(prepare(source, job), job, on_source)
+    return finish(prepare(source, job.reading), job, on_source)
 
 
 def finish(

@@ -13,9 +13,8 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-
-from sqlalchemy.exc import SQLAlchemyError
 
 from consolidate.errors import SourceError
 from consolidate.layouts.reading import OpenSource, analysed, open_source, recognised
@@ -24,9 +23,20 @@ from consolidate.merging.checks import SPLIT_BYTES, SourceChecks
 from consolidate.merging.facts import read_run
 from consolidate.merging.report import SourceOutcome, database_reason
 from consolidate.merging.rerun import already_merged
-from consolidate.merging.source_transaction import Job
+from consolidate.merging.snapshot import Snapshot
 from consolidate.sources.discover import SourceFile
 from consolidate.sources.opening import open_file
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What reading a source before its transaction needs of the merge: no target, no
+    SQLAlchemy, so a merge into a new file starts reading before either is loaded (``entry``).
+    """
+
+    checks: Executor | None  # the check workers (None: the checks run beside the copy)
+    known: Snapshot | None = None  # the ledger when the merge began: held sources are skipped
+    dry_run: bool = False  # a dry run checks in its plan, not here
 
 
 @dataclass
@@ -56,11 +66,11 @@ class Prepared:
         self._stack.close()
 
 
-def prepare(source: SourceFile, job: Job) -> Prepared:
+def prepare(source: SourceFile, reading: Reading) -> Prepared:
     """Open, recognise and read ``source`` and start its checks; never raises for a bad source
     (its problem becomes ``done``, a rejected outcome naming the reason)."""
     started = time.perf_counter()
-    prepared = _prepared(source, job)
+    prepared = _prepared(source, reading)
     prepared.read_seconds = time.perf_counter() - started
     return prepared
 
@@ -71,15 +81,15 @@ class Pending:
     never reads it.
     :meth:`ready` makes it :class:`Prepared`; :meth:`close` releases it unused."""
 
-    def __init__(self, source: SourceFile, job: Job) -> None:
+    def __init__(self, source: SourceFile, reading: Reading) -> None:
         self._source = source
-        self._job = job
+        self._reading = reading
         self._started = time.perf_counter()
         self._stack = contextlib.ExitStack()
         self.file = self._stack.enter_context(open_file(source.path, resolved=True))
-        assert job.checks is not None
+        assert reading.checks is not None
         outcome = SourceOutcome(path=source.label or str(source.path), status="rejected")
-        self._checked = SourceChecks(job.checks, self.file, read=(source, outcome))
+        self._checked = SourceChecks(reading.checks, self.file, read=(source, outcome))
 
     def ready(self) -> Prepared:
         """The source, prepared (waiting for its facts if need be)."""
@@ -90,7 +100,7 @@ class Pending:
             raise
         if facts is None or schema is None:  # not a run file, or its facts not read
             self.close()
-            return prepare(self._source, self._job)
+            return prepare(self._source, self._reading)
         prepared = Prepared(0.0, facts.outcome, legacy_row=facts.legacy_row)
         prepared._stack.push(self._stack.pop_all())  # the file (its copy) is its now
         prepared.checked = self._checked  # closing it waits for them to stop reading
@@ -111,7 +121,7 @@ class Pending:
         self._stack.close()
 
 
-def start(source: SourceFile, job: Job, *, size: int) -> Prepared | Pending:
+def start(source: SourceFile, reading: Reading, *, size: int) -> Prepared | Pending:
     """``source`` prepared here (:func:`prepare`), or, when check workers are processes and
     nothing else needs it read here, opened and handed to them (:class:`Pending`). ``size``:
     its bytes, sidecars included (``sources.opening.source_bytes``).
@@ -120,22 +130,23 @@ def start(source: SourceFile, job: Job, *, size: int) -> Prepared | Pending:
     source found unusable, one that cannot be opened (the same error, read again), and a
     large source: its checks are split between two workers, which then wait for nothing, and
     reading it here costs little beside its copy."""
-    held = job.known is not None and job.known.holds(str(source.path))
-    in_processes = job.checks is not None and forked(job.checks)
-    if source.problem is not None or job.plan is not None or held or not in_processes:
-        return prepare(source, job)
+    held = reading.known is not None and reading.known.holds(str(source.path))
+    in_processes = reading.checks is not None and forked(reading.checks)
+    if source.problem is not None or reading.dry_run or held or not in_processes:
+        return prepare(source, reading)
     if size >= SPLIT_BYTES:  # a large source's checks are split: see SourceChecks
-        return prepare(source, job)
+        return prepare(source, reading)
     try:
-        return Pending(source, job)
+        return Pending(source, reading)
     except SourceError:
-        return prepare(source, job)
+        return prepare(source, reading)
 
 
-def _prepared(source: SourceFile, job: Job) -> Prepared:
+def _prepared(source: SourceFile, reading: Reading) -> Prepared:
     base = SourceOutcome(path=source.label or str(source.path), status="rejected")
-    if source.problem is None and job.known is not None and job.known.holds(str(source.path)):
-        skipped = already_merged(source, job.known)
+    known = reading.known
+    if source.problem is None and known is not None and known.holds(str(source.path)):
+        skipped = already_merged(source, known)
         if skipped is not None:  # held byte for byte: nothing to open
             return Prepared(0.0, base, done=skipped)
     prepared = Prepared(0.0, base)
@@ -151,8 +162,8 @@ def _prepared(source: SourceFile, job: Job) -> Prepared:
         prepared.base, prepared.legacy_row = facts.outcome, facts.legacy_row
         if facts.rejected:
             prepared.done = facts.outcome
-        elif job.checks is not None and job.plan is None:  # a dry run checks in its plan
-            prepared.checked = SourceChecks(job.checks, opened.file)
+        elif reading.checks is not None and not reading.dry_run:
+            prepared.checked = SourceChecks(reading.checks, opened.file)
     return prepared
 
 
@@ -165,7 +176,7 @@ def _rejecting(prepared: Prepared) -> Iterator[None]:
         yield
     except SourceError as exc:
         prepared.done = replace(prepared.base, status="rejected", reason=exc.reason)
-    except (SQLAlchemyError, sqlite3.Error) as exc:
+    except sqlite3.Error as exc:  # sources are read with sqlite3 alone
         reason = database_reason(exc, prepared.base.simulation_id)
         prepared.done = replace(prepared.base, status="rejected", reason=reason)
     except BaseException:

@@ -23,6 +23,7 @@ from consolidate.merging import ledger
 from consolidate.merging.checks import SourceChecks
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
+from consolidate.merging.prepared import Reading
 from consolidate.merging.report import SourceOutcome, merged
 from consolidate.sinks import Sink, for_target
 
@@ -66,6 +67,11 @@ class Job:
     checks: Executor | None = None
     should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
     experiment_row: ExperimentRow = field(default_factory=ExperimentRow)
+
+    @property
+    def reading(self) -> Reading:
+        """What reading its sources ahead of their transactions needs."""
+        return Reading(self.checks, self.known, dry_run=self.plan is not None)
 
 
 def merge_read(
