@@ -4,6 +4,8 @@ ahead it reads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from consolidate import SourceOutcome, merge, verify
+from consolidate.errors import UsageError
 from consolidate.merging import ahead
 from fixtures.make_fixtures import generate
 from tests.helpers import ddl_of, fixture, snapshot
@@ -142,3 +145,54 @@ def test_a_pending_sidecar_counts_toward_the_bytes_read_ahead(
 
     merge([str(runs)], str(tmp_path / "t.db"), on_source=on_source)
     assert held[0] == max(held) == 3, held
+
+
+def test_a_merge_into_a_new_file_reads_its_sources_before_sqlalchemy_loads(
+    tmp_path: Path,
+) -> None:
+    """Into a new file the workers are forked and the first sources read before SQLAlchemy is
+    imported (its import then overlaps their checks); into an existing one, after the target
+    is open, as before. Seen from a fresh process, where nothing has imported SQLAlchemy yet."""
+    runs = tmp_path / "runs"
+    generate(ddl_of(fixture("f7-slim-actions__v33")), runs / "a.db", seed=1)
+    code = (
+        "import sys\n"
+        "from consolidate.layouts import workers\n"
+        "from consolidate.merging import ahead\n"
+        "seen = []\n"
+        "started, enter = workers.started, ahead.ReadAhead.__enter__\n"
+        "def spy(what, real):\n"
+        "    def called(*args):\n"
+        "        seen.append((what, 'sqlalchemy' in sys.modules))\n"
+        "        return real(*args)\n"
+        "    return called\n"
+        "workers.started = spy('fork', started)\n"
+        "ahead.ReadAhead.__enter__ = spy('read', enter)\n"
+        "from consolidate import merge\n"
+        "assert merge([sys.argv[1]], sys.argv[2]).ok\n"
+        "print(seen)\n"
+    )
+    target = tmp_path / "t.db"
+    new = subprocess.run(
+        [sys.executable, "-c", code, str(runs), str(target)], capture_output=True, text=True
+    )
+    assert new.returncode == 0, new.stderr
+    assert new.stdout.strip() == "[('fork', False), ('read', False)]"
+    generate(ddl_of(fixture("f7-slim-actions__v33")), runs / "b.db", seed=2)
+    existing = subprocess.run(
+        [sys.executable, "-c", code, str(runs), str(target)], capture_output=True, text=True
+    )
+    assert existing.returncode == 0, existing.stderr
+    assert existing.stdout.strip() == "[('fork', True), ('read', True)]"
+
+
+def test_a_new_file_that_cannot_be_made_closes_the_sources_read_ahead(
+    tmp_path: Path, private_tmp: Path
+) -> None:
+    runs = tmp_path / "runs"
+    _pending_runs(runs, 3)  # each one read ahead is a private copy
+    before = snapshot(runs)
+    with pytest.raises(UsageError, match="does not exist"):
+        merge([str(runs)], str(tmp_path / "no such folder" / "t.db"))
+    assert list(private_tmp.iterdir()) == []
+    assert snapshot(runs) == before

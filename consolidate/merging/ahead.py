@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from consolidate.merging.prepared import Pending, Prepared, Reading, start
 from consolidate.sources.discover import SourceFile
@@ -77,6 +78,17 @@ class ReadAhead:
             return True
         held = sum(size for _future, size in self._ahead)
         return len(self._ahead) < AHEAD_SOURCES and held < AHEAD_BYTES
+
+
+@dataclass(frozen=True)
+class Begun:
+    """A merge into a new SQLite file, begun before SQLAlchemy was loaded (``merging.entry``):
+    its sources found, its check workers forked and its first sources being read."""
+
+    started: float  # perf_counter() when the merge began
+    files: list[SourceFile]
+    checks: Executor
+    ahead: ReadAhead  # entered: the caller that made it closes it
 
 
 def _size(file: SourceFile) -> int:

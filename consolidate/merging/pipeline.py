@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from consolidate.errors import SourceError
 from consolidate.layouts import remote, workers
 from consolidate.merging import experiments, indexes, ledger, rerun
-from consolidate.merging.ahead import ReadAhead
+from consolidate.merging.ahead import Begun, ReadAhead
 from consolidate.merging.ledger import OnConflict
 from consolidate.merging.planning import Plan
 from consolidate.merging.prepared import Prepared, prepare
@@ -55,6 +55,7 @@ def merge(
     on_plan: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     after: rerun.Pass | None = None,
+    begun: Begun | None = None,
 ) -> MergeReport:
     """The full path of :func:`consolidate.merging.entry.merge` (the same arguments), which
     every source takes that a re-run's first pass could not skip from memory.
@@ -62,15 +63,24 @@ def merge(
     ``after``: what that pass found and decided. Its sources are not found again (nor
     ``on_plan`` called twice), those it skipped are not read again and keep their outcomes, and
     those it hashed without skipping go straight to the ledger.
+
+    ``begun``: a merge into a new SQLite file that ``entry`` began (sources found, ``on_plan``
+    called, check workers forked, the first sources read ahead); it goes on from there.
     """
-    started = after.started if after is not None else time.perf_counter()
+    started = time.perf_counter()
+    if after is not None:
+        started = after.started
+    elif begun is not None:
+        started = begun.started
     url = target if isinstance(target, URL) else target_url(target)
     target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     exclude = Path(target_path) if target_path else None
     found = contextlib.ExitStack()  # private copies of sources named by URL live until the end
     engine: Engine | None = None  # closed with them below, however the merge ends
     try:
-        if after is not None:
+        if begun is not None:
+            files = begun.files
+        elif after is not None:
             files = after.rest
         else:
             files = found.enter_context(remote.sources(sources, exclude=exclude))
@@ -79,7 +89,9 @@ def merge(
         experiment = experiment_id or _default_experiment_id(url)
         # Two check workers per source at a time (merging.checks), so --jobs N wants 2N; forked
         # before the target is opened or any thread started (a dry run checks in its plan).
-        pool = None if dry_run else found.enter_context(workers.started(2 * max(1, jobs)))
+        pool = begun.checks if begun is not None else None
+        if pool is None and not dry_run:
+            pool = found.enter_context(workers.started(2 * max(1, jobs)))
         engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
         seconds: dict[str, float] = defaultdict(float)
         counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
@@ -108,7 +120,8 @@ def merge(
                 job = _with_snapshot(job, conn, after)
             indexes.defer(engine)  # a new SQLite target: build the lookup indexes at the end
             job = _with_checks(job, pool)
-            outcomes = _run_all(files, job, jobs, on_source, should_stop)
+            ahead = begun.ahead if begun is not None else None
+            outcomes = _run_all(files, job, jobs, on_source, should_stop, ahead=ahead)
             indexes.complete(engine)  # also after a Ctrl-C, and what a killed merge left
     finally:
         found.close()
@@ -168,9 +181,11 @@ def _run_all(
     jobs: int,
     on_source: Callable[[SourceOutcome], None] | None,
     should_stop: Callable[[], bool] | None = None,
+    *,
+    ahead: ReadAhead | None = None,
 ) -> list[SourceOutcome]:
     if jobs <= 1:
-        return _run_in_order(files, job, on_source, should_stop)
+        return _run_in_order(files, job, on_source, should_stop, ahead=ahead)
 
     def run(source: SourceFile) -> list[SourceOutcome] | None:
         if should_stop is not None and should_stop():
@@ -186,15 +201,19 @@ def _run_in_order(
     job: Job,
     on_source: Callable[[SourceOutcome], None] | None,
     should_stop: Callable[[], bool] | None,
+    *,
+    ahead: ReadAhead | None = None,
 ) -> list[SourceOutcome]:
     """One source at a time, the next ones opened and read (their checks started) in a second
-    thread while the current one is written (see :mod:`consolidate.merging.ahead`)."""
+    thread while the current one is written (see :mod:`consolidate.merging.ahead`); ``ahead``:
+    that reading begun already (its owner closes it)."""
     outcomes: list[SourceOutcome] = []
-    with ReadAhead(files, job.reading) as ahead:
+    begun = contextlib.nullcontext(ahead) if ahead is not None else None
+    with begun or ReadAhead(files, job.reading) as reading:
         for _ in files:
             if should_stop is not None and should_stop():
                 break  # before this source began: nothing of it was written (closed on exit)
-            outcomes += finish(ahead.take(), job, on_source)
+            outcomes += finish(reading.take(), job, on_source)
     return outcomes
 
 
