@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -294,3 +295,61 @@ def test_the_cli_prints_what_the_full_path_reports(tmp_path: Path, runner: CliRu
         conn.execute("DELETE FROM agent_actions")
     code, printed, full = cli_and_full(runner, runs, target)
     assert (code, printed) == (1, full) and "1 rejected" in printed
+
+
+@pytest.fixture(scope="module")
+def held_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """128 small runs merged into a target: a re-run holds every one of them (the tests only
+    read it)."""
+    tmp_path = tmp_path_factory.mktemp("held")
+    runs = tmp_path / "runs"
+    ddl = ddl_of(fixture("f7-slim-actions__v33"))
+    for n in range(128):
+        generate(ddl, runs / f"sim_{n:03d}.db", seed=n, agents=2, steps=2)
+    target = tmp_path / "t.db"
+    assert merge([str(runs)], str(target)).ok
+    return runs, target
+
+
+def test_a_stop_ends_the_hashing_batches_at_their_next_source(
+    held_runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sources are hashed in batches; a stop must not wait for the batches under way to end
+    (with large files that was minutes): each thread stops before its next source."""
+    runs, target = held_runs
+    monkeypatch.setattr(rerun, "_BATCH", 8)  # 16 batches of 8 for 128 sources
+    hashed: list[str] = []
+    decide = rerun._timed
+
+    def slow(source: object, known: object) -> object:
+        time.sleep(0.02)  # both threads well into their next batch when the stop comes
+        hashed.append(str(source))
+        return decide(source, known)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rerun, "_timed", slow)
+    seen: list[SourceOutcome] = []
+    first = rerun.first_pass(
+        [str(runs)], target, on_source=seen.append, should_stop=lambda: bool(seen)
+    )
+    assert first is not None and len(first.skipped) == 1 and len(seen) == 1
+    # The first batch (8), the other thread's (8), one source each after that (and a margin
+    # for a slow wake-up); waiting for the batches under way to end made it 32.
+    assert len(hashed) <= 22, len(hashed)
+
+
+def test_an_error_in_a_batch_comes_after_the_sources_before_it(
+    held_runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, target = held_runs
+    decide = rerun._timed
+
+    def failing(source: rerun.SourceFile, known: rerun.Snapshot) -> SourceOutcome | None:
+        if source.path.name == "sim_010.db":
+            raise OSError("the disk went away")
+        return decide(source, known)
+
+    monkeypatch.setattr(rerun, "_timed", failing)
+    seen: list[SourceOutcome] = []
+    with pytest.raises(OSError, match="went away"):
+        rerun.first_pass([str(runs)], target, on_source=seen.append)
+    assert [Path(o.path).name for o in seen] == [f"sim_{n:03d}.db" for n in range(10)]

@@ -15,10 +15,13 @@ starts from what the pass found (:class:`Pass`) instead of doing it again.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,8 +37,9 @@ from consolidate.sources.opening import OpenFile, open_file
 
 #: Milliseconds to wait for another writer's lock, as the merge's engine waits.
 _BUSY_MS = 60_000
-#: Sources hashed per task at most (see ``_batched``).
+#: Sources hashed per task at most, in files and in bytes (see ``_Decisions``).
 _BATCH = 32
+_BATCH_BYTES = 8 << 20
 #: The tables that hold per-simulation rows (``schema.DATA_TABLES``, without SQLAlchemy).
 _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
@@ -91,7 +95,6 @@ def _own_id(file: OpenFile) -> tuple[bool, str | None]:
 class Pass:
     """What the first pass of a re-run found and decided, for the full path to go on from."""
 
-    started: float  # perf_counter() when the merge began
     target: Path  # the SQLite target, resolved
     files: tuple[SourceFile, ...]  # every source found, in the merge's order
     #: Sources skipped from the snapshot, by path, each already given to ``on_source``.
@@ -137,7 +140,6 @@ def first_pass(
     Raises:
         UsageError: as ``discover`` (the full path would raise the same, before the target).
     """
-    started = time.perf_counter()
     path = _sqlite_file(target)
     if path is None or any("://" in str(s) for s in sources):
         return None
@@ -151,44 +153,88 @@ def first_pass(
     unsure: set[str] = set()
     done = True
     with ThreadPoolExecutor(max_workers=2) as hashing:
-        held = _batched(
+        held = _Decisions(
             hashing, [f for f in files if f.problem is None and known.holds(str(f.path))], known
         )
         try:
             for file in files:
                 if should_stop is not None and should_stop():
-                    break  # the rest is not started, as in the full path
-                decided = held.get(file.path)
-                outcome = decided[0].result()[decided[1]] if decided is not None else None
+                    held.stop()  # the threads start no further source: the rest is not started
+                    break
+                outcome = held.outcome(file.path)
                 if outcome is None:
                     done = False  # a new, changed or unusable source: the full path's
-                    if decided is not None:
+                    if held.holds(file.path):
                         unsure.add(str(file.path))
                     continue
                 skipped[file.path] = outcome
                 if on_source is not None:
                     on_source(outcome)
         finally:
+            held.stop()
             hashing.shutdown(cancel_futures=True)
-    return Pass(started, path, files, skipped, frozenset(unsure), done)
+    return Pass(path, files, skipped, frozenset(unsure), done)
 
 
-def _batched(
-    hashing: ThreadPoolExecutor, held: list[SourceFile], known: Snapshot
-) -> dict[Path, tuple[Future[list[SourceOutcome | None]], int]]:
-    """Each held source's decision under way: its batch's future and its place in the batch.
+class _Decisions:
+    """The held sources' decisions, made on the pool's threads in batches.
 
     A task per source cost a small one more than hashing it (a thousand hand-overs between the
-    threads, each waiting for the GIL), so small sources go in batches of up to
-    ``_BATCH``, and a short list in batches of one, so that both threads have work.
+    threads, each waiting for the GIL), so sources go in batches of up to ``_BATCH`` files and
+    ``_BATCH_BYTES`` (a large file alone), and a short list in batches of one, so that both
+    threads have work. Each source's outcome (or error) is its own: a stop ends every batch
+    before its next source, and an error is raised at its source, after those before it.
     """
-    size = max(1, min(_BATCH, len(held) // 16))
-    decisions: dict[Path, tuple[Future[list[SourceOutcome | None]], int]] = {}
-    for start in range(0, len(held), size):
-        batch = held[start : start + size]
-        future = hashing.submit(lambda b: [_timed(s, known) for s in b], batch)
-        decisions.update((s.path, (future, n)) for n, s in enumerate(batch))
-    return decisions
+
+    def __init__(self, pool: Executor, held: list[SourceFile], known: Snapshot) -> None:
+        self._known = known
+        self._stopped = threading.Event()
+        self._where: dict[Path, tuple[Future[list[SourceOutcome | Exception | None]], int]] = {}
+        for batch in _batches(held):
+            future = pool.submit(self._decide, batch)
+            self._where.update((s.path, (future, n)) for n, s in enumerate(batch))
+
+    def holds(self, path: Path) -> bool:
+        return path in self._where
+
+    def outcome(self, path: Path) -> SourceOutcome | None:
+        """The skipped outcome of the source at ``path`` (waiting for it), or None."""
+        where = self._where.get(path)
+        if where is None:
+            return None
+        decided = where[0].result()[where[1]]
+        if isinstance(decided, Exception):
+            raise decided
+        return decided
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _decide(self, batch: list[SourceFile]) -> list[SourceOutcome | Exception | None]:
+        decided: list[SourceOutcome | Exception | None] = []
+        for source in batch:
+            if self._stopped.is_set():
+                break  # never asked for: the caller stopped before this source
+            try:
+                decided.append(_timed(source, self._known))
+            except Exception as exc:  # raised where the caller reaches this source
+                decided.append(exc)
+        return decided
+
+
+def _batches(held: list[SourceFile]) -> Iterator[list[SourceFile]]:
+    most = max(1, min(_BATCH, len(held) // 16))
+    batch: list[SourceFile] = []
+    size = 0
+    for source in held:
+        batch.append(source)
+        with contextlib.suppress(OSError):  # what cannot be read is found when it is opened
+            size += os.stat(source.path).st_size
+        if len(batch) >= most or size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def _timed(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
