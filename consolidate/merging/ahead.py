@@ -85,7 +85,6 @@ class Begun:
     """A merge into a new SQLite file, begun before SQLAlchemy was loaded (``merging.entry``):
     its sources found, its check workers forked and its first sources being read."""
 
-    started: float  # perf_counter() when the merge began
     files: list[SourceFile]
     checks: Executor
     ahead: ReadAhead  # entered: the caller that made it closes it

@@ -73,6 +73,7 @@ def merge(
         UsageError: no sources were found or the target cannot be named.
         SchemaOutOfDate: the target's schema is older than this consolidate's.
     """
+    started = time.perf_counter()  # the report's seconds: the whole call, loading included
     conflict = OnConflict(on_conflict)  # a wrong choice fails here, as in the full path
     first = None
     if not dry_run:  # a dry run plans through the ledger's transactions: the full path
@@ -97,6 +98,7 @@ def merge(
             should_stop=should_stop,
             after=after,
             begun=begun,
+            started=started,
         )
 
     new = None if dry_run or first is not None or jobs > 1 else _new_file(target, sources)
@@ -110,7 +112,7 @@ def merge(
             dry_run=False,
             sources=tuple(outcomes),
             tables=summarise(outcomes, defaultdict(float)),
-            seconds=time.perf_counter() - first.started,
+            seconds=time.perf_counter() - started,
             not_started=len(first.files) - len(outcomes),
         )
     return full_path(after=first)
@@ -146,9 +148,8 @@ def _into_new_file(
     from consolidate.merging.ahead import Begun, ReadAhead
     from consolidate.merging.prepared import Reading
 
-    started = time.perf_counter()
     files = discover([str(s) for s in sources], exclude=path)
     if on_plan is not None:
         on_plan(len(files))
     with workers.started(2) as checks, ReadAhead(files, Reading(checks)) as ahead:
-        return full_path(begun=Begun(started, files, checks, ahead))
+        return full_path(begun=Begun(files, checks, ahead))

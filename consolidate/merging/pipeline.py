@@ -56,6 +56,7 @@ def merge(
     should_stop: Callable[[], bool] | None = None,
     after: rerun.Pass | None = None,
     begun: Begun | None = None,
+    started: float | None = None,
 ) -> MergeReport:
     """The full path of :func:`consolidate.merging.entry.merge` (the same arguments), which
     every source takes that a re-run's first pass could not skip from memory.
@@ -66,12 +67,12 @@ def merge(
 
     ``begun``: a merge into a new SQLite file that ``entry`` began (sources found, ``on_plan``
     called, check workers forked, the first sources read ahead); it goes on from there.
+
+    ``started``: ``perf_counter()`` when the caller's merge began (the report's seconds then
+    include loading this module); default: now.
     """
-    started = time.perf_counter()
-    if after is not None:
-        started = after.started
-    elif begun is not None:
-        started = begun.started
+    if started is None:
+        started = time.perf_counter()
     url = target if isinstance(target, URL) else target_url(target)
     target_path = sqlite_path(url) if url.get_backend_name() == "sqlite" else None
     exclude = Path(target_path) if target_path else None
