@@ -322,7 +322,7 @@ def test_a_stop_ends_the_hashing_batches_at_their_next_source(
     decide = rerun._timed
 
     def slow(source: object, known: object) -> object:
-        time.sleep(0.02)  # both threads well into their next batch when the stop comes
+        time.sleep(0.05)  # both threads well into their next batch when the stop comes
         hashed.append(str(source))
         return decide(source, known)  # type: ignore[arg-type]
 
