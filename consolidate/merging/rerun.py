@@ -15,8 +15,6 @@ starts from what the pass found (:class:`Pass`) instead of doing it again.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
 import threading
 import time
@@ -33,7 +31,7 @@ from consolidate.merging.snapshot import Snapshot
 from consolidate.schema.columns import CENTRAL_COLUMNS
 from consolidate.schema.head import HEAD, INDEXES
 from consolidate.sources.discover import SourceFile, discover
-from consolidate.sources.opening import OpenFile, open_file
+from consolidate.sources.opening import OpenFile, open_file, source_bytes
 
 #: Milliseconds to wait for another writer's lock, as the merge's engine waits.
 _BUSY_MS = 60_000
@@ -159,8 +157,7 @@ def first_pass(
         try:
             for file in files:
                 if should_stop is not None and should_stop():
-                    held.stop()  # the threads start no further source: the rest is not started
-                    break
+                    break  # the rest is not started (below, the threads start no further source)
                 outcome = held.outcome(file.path)
                 if outcome is None:
                     done = False  # a new, changed or unusable source: the full path's
@@ -228,8 +225,7 @@ def _batches(held: list[SourceFile]) -> Iterator[list[SourceFile]]:
     size = 0
     for source in held:
         batch.append(source)
-        with contextlib.suppress(OSError):  # what cannot be read is found when it is opened
-            size += os.stat(source.path).st_size
+        size += source_bytes(source.path)  # a sidecar is hashed too
         if len(batch) >= most or size >= _BATCH_BYTES:
             yield batch
             batch, size = [], 0
