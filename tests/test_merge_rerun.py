@@ -353,3 +353,48 @@ def test_an_error_in_a_batch_comes_after_the_sources_before_it(
     with pytest.raises(OSError, match="went away"):
         rerun.first_pass([str(runs)], target, on_source=seen.append)
     assert [Path(o.path).name for o in seen] == [f"sim_{n:03d}.db" for n in range(10)]
+
+
+def test_one_read_hashes_a_plain_source_and_leaves_any_other_to_open_file(
+    tmp_path: Path,
+) -> None:
+    """``hashed_plain`` (the re-run's one read per source) gives what ``open_file`` gives a
+    plain source, and None for everything ``open_file`` has to look at itself."""
+    import hashlib
+    import os
+
+    from consolidate.sources.opening import hashed_plain, open_file
+
+    plain = tmp_path / "plain.db"
+    with sqlite3.connect(plain) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(str(n) * 500,) for n in range(3000)])
+    conn.close()
+    assert plain.stat().st_size > 1 << 20  # more than one read of the buffer
+    one = hashed_plain(plain)
+    assert one is not None
+    with open_file(plain, resolved=True) as opened:
+        assert (one.sha256, one.read_uri, one.sidecar) == (
+            opened.sha256,
+            opened.read_uri,
+            opened.sidecar,
+        )
+    assert one.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+
+    small = tmp_path / "small.db"
+    with sqlite3.connect(small) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    assert hashed_plain(small) is not None  # read whole: the buffer starts with its header
+    short = tmp_path / "short.db"
+    short.write_bytes(b"SQL")
+    assert hashed_plain(short) is None
+    text = tmp_path / "text.db"
+    text.write_bytes(b"not a database at all, but long enough")
+    pending = tmp_path / "pending.db"
+    shutil.copy(plain, pending)
+    Path(f"{pending}-wal").write_bytes(b"x")
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    for other in (short, text, pending, fifo, tmp_path / "gone.db"):
+        assert hashed_plain(other) is None, other.name

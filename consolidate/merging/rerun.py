@@ -15,12 +15,13 @@ starts from what the pass found (:class:`Pass`) instead of doing it again.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from consolidate.merging.snapshot import Snapshot
 from consolidate.schema.columns import CENTRAL_COLUMNS
 from consolidate.schema.head import HEAD, INDEXES
 from consolidate.sources.discover import SourceFile, discover
-from consolidate.sources.opening import OpenFile, open_file, source_bytes
+from consolidate.sources.opening import OpenFile, hashed_plain, open_file
 
 #: Milliseconds to wait for another writer's lock, as the merge's engine waits.
 _BUSY_MS = 60_000
@@ -44,8 +45,10 @@ _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulation
 
 def already_merged(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
     """The skipped outcome of a source merged before from identical bytes, else None."""
+    plain = hashed_plain(source.path)
+    opening = nullcontext(plain) if plain is not None else open_file(source.path, resolved=True)
     try:
-        with open_file(source.path, resolved=True) as file:
+        with opening as file:
             path = str(file.path)
             if not known.holds_bytes(path, file.sha256):
                 return None  # changed since: no need to read its id (nothing could skip it)
@@ -225,12 +228,22 @@ def _batches(held: list[SourceFile]) -> Iterator[list[SourceFile]]:
     size = 0
     for source in held:
         batch.append(source)
-        size += source_bytes(source.path)  # a sidecar is hashed too
+        size += _bytes(source.path)
         if len(batch) >= most or size >= _BATCH_BYTES:
             yield batch
             batch, size = [], 0
     if batch:
         yield batch
+
+
+def _bytes(path: Path) -> int:
+    """The file's size, for the batches' bound alone: one system call, in the thread that hands
+    out the work (its sidecars, rare, are hashed but not counted; their three calls per source
+    held the GIL from the hashing threads)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # its problem is found when it is hashed
 
 
 def _timed(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
