@@ -29,6 +29,7 @@ from consolidate.merging.ledger import ALREADY_MERGED
 from consolidate.merging.report import MergeReport, SourceOutcome
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine
+from consolidate.sources.opening import plain_uri
 from fixtures.make_fixtures import generate
 from tests.helpers import ddl_of, fixture, snapshot
 from tests.test_merge import copy_fixtures
@@ -153,11 +154,12 @@ def test_a_rerun_from_another_folder_knows_each_id_from_the_ledger(
     target = tmp_path / "experiment.db"
     first = merge([str(runs)], str(target))
     assert first.ok and ("1", "1") in {(o.simulation_id, Path(o.path).stem) for o in first.sources}
-    read: list[Path] = []
+    read: list[str] = []
     own_id = rerun._own_id
-    monkeypatch.setattr(rerun, "_own_id", lambda file: read.append(file.path) or own_id(file))
+    monkeypatch.setattr(rerun, "_own_id", lambda uri: read.append(uri) or own_id(uri))
     fast, _ = both([str(tmp_path / "runs")], target)  # every path id now starts with "a/"
-    assert set(read) == {numbered.resolve()}  # on both paths (the full one skips from memory too)
+    # On both paths (the full one skips from memory too).
+    assert set(read) == {plain_uri(numbered.resolve())}
     reasons = {Path(o.path).stem: o.reason for o in fast.sources}
     assert reasons["1"] == "already merged as 1"  # its id is now a/1, as the full path says
     assert reasons["f7-slim-actions__v33"] == ALREADY_MERGED  # its own id, sim_2b8358f643
@@ -319,14 +321,14 @@ def test_a_stop_ends_the_hashing_batches_at_their_next_source(
     runs, target = held_runs
     monkeypatch.setattr(rerun, "_BATCH", 8)  # 16 batches of 8 for 128 sources
     hashed: list[str] = []
-    decide = rerun._timed
+    decide = rerun.already_merged
 
     def slow(source: object, known: object) -> object:
         time.sleep(0.05)  # both threads well into their next batch when the stop comes
         hashed.append(str(source))
         return decide(source, known)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(rerun, "_timed", slow)
+    monkeypatch.setattr(rerun, "already_merged", slow)
     seen: list[SourceOutcome] = []
     first = rerun.first_pass(
         [str(runs)], target, on_source=seen.append, should_stop=lambda: bool(seen)
@@ -341,14 +343,14 @@ def test_an_error_in_a_batch_comes_after_the_sources_before_it(
     held_runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs, target = held_runs
-    decide = rerun._timed
+    decide = rerun.already_merged
 
     def failing(source: rerun.SourceFile, known: rerun.Snapshot) -> SourceOutcome | None:
         if source.path.name == "sim_010.db":
             raise OSError("the disk went away")
         return decide(source, known)
 
-    monkeypatch.setattr(rerun, "_timed", failing)
+    monkeypatch.setattr(rerun, "already_merged", failing)
     seen: list[SourceOutcome] = []
     with pytest.raises(OSError, match="went away"):
         rerun.first_pass([str(runs)], target, on_source=seen.append)
@@ -358,12 +360,12 @@ def test_an_error_in_a_batch_comes_after_the_sources_before_it(
 def test_one_read_hashes_a_plain_source_and_leaves_any_other_to_open_file(
     tmp_path: Path,
 ) -> None:
-    """``hashed_plain`` (the re-run's one read per source) gives what ``open_file`` gives a
-    plain source, and None for everything ``open_file`` has to look at itself."""
+    """``plain_sha256`` (the re-run's one read per source) gives the digest ``open_file`` gives
+    a plain source, ``plain_uri`` its URI, and None for anything ``open_file`` must look at."""
     import hashlib
     import os
 
-    from consolidate.sources.opening import hashed_plain, open_file
+    from consolidate.sources.opening import open_file, plain_sha256
 
     plain = tmp_path / "plain.db"
     with sqlite3.connect(plain) as conn:
@@ -371,24 +373,18 @@ def test_one_read_hashes_a_plain_source_and_leaves_any_other_to_open_file(
         conn.executemany("INSERT INTO t VALUES (?)", [(str(n) * 500,) for n in range(3000)])
     conn.close()
     assert plain.stat().st_size > 1 << 20  # more than one read of the buffer
-    one = hashed_plain(plain)
-    assert one is not None
     with open_file(plain, resolved=True) as opened:
-        assert (one.sha256, one.read_uri, one.sidecar) == (
-            opened.sha256,
-            opened.read_uri,
-            opened.sidecar,
-        )
-    assert one.sha256 == hashlib.sha256(plain.read_bytes()).hexdigest()
+        assert (plain_sha256(plain), plain_uri(plain)) == (opened.sha256, opened.read_uri)
+    assert plain_sha256(plain) == hashlib.sha256(plain.read_bytes()).hexdigest()
 
     small = tmp_path / "small.db"
     with sqlite3.connect(small) as conn:
         conn.execute("CREATE TABLE t (x)")
     conn.close()
-    assert hashed_plain(small) is not None  # read whole: the buffer starts with its header
+    assert plain_sha256(small) is not None  # read whole: the buffer starts with its header
     short = tmp_path / "short.db"
     short.write_bytes(b"SQL")
-    assert hashed_plain(short) is None
+    assert plain_sha256(short) is None
     text = tmp_path / "text.db"
     text.write_bytes(b"not a database at all, but long enough")
     pending = tmp_path / "pending.db"
@@ -396,5 +392,5 @@ def test_one_read_hashes_a_plain_source_and_leaves_any_other_to_open_file(
     Path(f"{pending}-wal").write_bytes(b"x")
     fifo = tmp_path / "fifo.db"
     os.mkfifo(fifo)
-    for other in (short, text, pending, fifo, tmp_path / "gone.db"):
-        assert hashed_plain(other) is None, other.name
+    for other in (text, pending, fifo, tmp_path / "gone.db", tmp_path):
+        assert plain_sha256(other) is None, other.name

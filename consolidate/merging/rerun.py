@@ -21,8 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import closing, nullcontext
-from dataclasses import dataclass, replace
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 from consolidate.errors import SourceError
@@ -32,7 +32,7 @@ from consolidate.merging.snapshot import Snapshot
 from consolidate.schema.columns import CENTRAL_COLUMNS
 from consolidate.schema.head import HEAD, INDEXES
 from consolidate.sources.discover import SourceFile, discover
-from consolidate.sources.opening import OpenFile, hashed_plain, open_file
+from consolidate.sources.opening import open_file, plain_sha256, plain_uri
 
 #: Milliseconds to wait for another writer's lock, as the merge's engine waits.
 _BUSY_MS = 60_000
@@ -43,45 +43,57 @@ _BATCH_BYTES = 8 << 20
 _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
 
-def already_merged(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
-    """The skipped outcome of a source merged before from identical bytes, else None."""
-    plain = hashed_plain(source.path)
-    opening = nullcontext(plain) if plain is not None else open_file(source.path, resolved=True)
+def already_merged(
+    source: SourceFile, known: Snapshot, *, started: float | None = None
+) -> SourceOutcome | None:
+    """The skipped outcome of a source merged before from identical bytes, else None.
+
+    ``started``: ``perf_counter()`` when the source's turn began (its outcome's seconds).
+    """
+    started = time.perf_counter() if started is None else started
+    sha256 = plain_sha256(source.path)
     try:
-        with opening as file:
-            path = str(file.path)
-            if not known.holds_bytes(path, file.sha256):
-                return None  # changed since: no need to read its id (nothing could skip it)
-            simulation_id = known.simulation_id(path, file.sha256, path_id=source.path_id)
-            if simulation_id is None:  # the ledger cannot tell: read it (a third of the time)
-                sure, own = _own_id(file)
-                if not sure:
-                    return None
-                simulation_id = own or source.path_id
-            hit = known.already_merged(
-                simulation_id=simulation_id, source_path=path, sha256=file.sha256
-            )
+        if sha256 is None:  # a sidecar, or a problem: open_file reads it (or names it)
+            with open_file(source.path, resolved=True) as file:
+                return _decided(source, known, file.sha256, file.read_uri, started)
+        return _decided(source, known, sha256, None, started)
     except SourceError:
         return None  # the full path names the problem
+
+
+def _decided(
+    source: SourceFile, known: Snapshot, sha256: str, read_uri: str | None, started: float
+) -> SourceOutcome | None:
+    path = str(source.path)
+    if not known.holds_bytes(path, sha256):
+        return None  # changed since: no need to read its id (nothing could skip it)
+    simulation_id = known.simulation_id(path, sha256, path_id=source.path_id)
+    if simulation_id is None:  # the ledger cannot tell: read it (a third of the time)
+        sure, own = _own_id(read_uri or plain_uri(source.path))
+        if not sure:
+            return None
+        simulation_id = own or source.path_id
+    hit = known.already_merged(simulation_id=simulation_id, source_path=path, sha256=sha256)
     if hit is None:
         return None
     merged, reason = hit
     return SourceOutcome(
-        path=str(source.path),
+        path=path,
         status="skipped",
         simulation_id=simulation_id,
         reason=reason,
         family=merged.family,
         schema_version=merged.schema_version,
         rows=merged.counts,
+        seconds=time.perf_counter() - started,
     )
 
 
-def _own_id(file: OpenFile) -> tuple[bool, str | None]:
+def _own_id(read_uri: str) -> tuple[bool, str | None]:
     """The id in the file's ``simulations`` table as ``OpenSource.own_simulation_id`` reads it
     (SQLite resolves the table's name ignoring case, as mapping does), and whether it is sure."""
     try:
-        with closing(file.connect()) as conn:
+        with closing(sqlite3.connect(read_uri, uri=True, isolation_level=None)) as conn:
             rows = conn.execute("SELECT simulation_id FROM simulations LIMIT 2").fetchall()
     except sqlite3.OperationalError as exc:
         return str(exc).startswith("no such table"), None
@@ -133,10 +145,11 @@ def first_pass(
 ) -> Pass | None:
     """Skip from the ledger's snapshot every source merged already, with ``sqlite3`` alone.
 
-    None (and nothing done: the full path starts from scratch) unless ``target`` is a SQLite
-    file a merge that merges nothing would leave as it is (see :func:`complete_target`) and
-    every source is a path. Otherwise the sources are found (``on_plan`` is called) and every
-    one the ledger holds by its path is hashed and decided, the next ones on two threads.
+    None (nothing decided or reported: the full path starts from scratch) unless ``target`` is
+    a SQLite file a merge that merges nothing would leave as it is (see
+    :func:`complete_target`) and every source is a path. Otherwise ``on_plan`` is called with
+    the sources found (found while the target was read) and every one the ledger holds by its
+    path is hashed and decided, the next ones on two threads.
 
     Raises:
         UsageError: as ``discover`` (the full path would raise the same, before the target).
@@ -144,16 +157,21 @@ def first_pass(
     path = _sqlite_file(target)
     if path is None or any("://" in str(s) for s in sources):
         return None
-    known = complete_target(path)
-    if known is None:
-        return None
-    files = tuple(discover([str(s) for s in sources], exclude=path))
-    if on_plan is not None:
-        on_plan(len(files))
     skipped: dict[Path, SourceOutcome] = {}
     unsure: set[str] = set()
     done = True
     with ThreadPoolExecutor(max_workers=2) as hashing:
+        # The target is read while the sources are found (both wait on the system more than on
+        # the GIL); a target the full path must take has them found again there.
+        reading = hashing.submit(complete_target, path)
+        try:
+            files = tuple(discover([str(s) for s in sources], exclude=path))
+        finally:
+            known = reading.result()
+        if known is None:
+            return None
+        if on_plan is not None:
+            on_plan(len(files))
         held = _Decisions(
             hashing, [f for f in files if f.problem is None and known.holds(str(f.path))], known
         )
@@ -216,7 +234,7 @@ class _Decisions:
             if self._stopped.is_set():
                 break  # never asked for: the caller stopped before this source
             try:
-                decided.append(_timed(source, self._known))
+                decided.append(already_merged(source, self._known))
             except Exception as exc:  # raised where the caller reaches this source
                 decided.append(exc)
         return decided
@@ -244,14 +262,6 @@ def _bytes(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0  # its problem is found when it is hashed
-
-
-def _timed(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
-    started = time.perf_counter()
-    outcome = already_merged(source, known)
-    if outcome is None:
-        return None
-    return replace(outcome, seconds=time.perf_counter() - started)
 
 
 def _sqlite_file(target: object) -> Path | None:

@@ -117,16 +117,17 @@ def open_file(path: Path, *, resolved: bool = False) -> Iterator[OpenFile]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def hashed_plain(path: Path) -> OpenFile | None:
-    """``path`` as :func:`open_file` opens a plain source (no pending sidecar), its sha256 read
-    in the same pass as its header: one open, where ``open_file`` and hashing make two and twice
-    the system calls (a re-run does nothing else with a source it skips). ``path`` is resolved.
+def plain_sha256(path: Path) -> str | None:
+    """The sha256 of a plain source (no pending sidecar), read in the same pass as its header:
+    one open, where :func:`open_file` then hashing makes two and twice the system calls (a
+    re-run does nothing else with a source it skips). ``path`` is resolved; its URI is
+    :func:`plain_uri`'s.
 
     None when ``open_file`` must look: a sidecar, or anything wrong, which it then names.
     """
     name = str(path)
     try:
-        if any(_nonempty(Path(name + sidecar)) for sidecar in SIDECARS):
+        if any(_nonempty(name + sidecar) for sidecar in SIDECARS):
             return None
         # O_NONBLOCK: a path turned into a FIFO since it was found must not block the open.
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -150,9 +151,15 @@ def hashed_plain(path: Path) -> OpenFile | None:
         return None
     finally:
         os.close(fd)
-    opened = OpenFile(path, path.as_uri() + "?mode=ro&immutable=1", None, None)
-    opened._digest.append(digest.hexdigest())
-    return opened
+    return digest.hexdigest()
+
+
+def plain_uri(path: Path) -> str:
+    """Where SQLite reads a plain source: read-only, never creating anything beside it.
+
+    ``mode=ro``: a file gone since (deleted under a running merge) is not made again, empty.
+    """
+    return path.as_uri() + "?mode=ro&immutable=1"
 
 
 def _open(path: Path, private: list[Path]) -> OpenFile:
@@ -165,10 +172,9 @@ def _open(path: Path, private: list[Path]) -> OpenFile:
         raise SourceError(name, "empty file (0 bytes)")
     if header != SQLITE_HEADER:
         raise SourceError(name, "not a SQLite database (no SQLite header)")
-    sidecar = next((s for s in SIDECARS if _nonempty(Path(name + s))), None)
+    sidecar = next((s for s in SIDECARS if _nonempty(name + s)), None)
     if sidecar is None:
-        # mode=ro: a file gone since (deleted under a running merge) is not made again, empty.
-        return OpenFile(path, path.as_uri() + "?mode=ro&immutable=1", None, None)
+        return OpenFile(path, plain_uri(path), None, None)
     import tempfile  # only a source with a sidecar needs these (start-up of `inspect`)
 
     private.append(Path(tempfile.mkdtemp(prefix="consolidate-source-")))
@@ -250,7 +256,7 @@ def source_bytes(path: Path) -> int:
     return total
 
 
-def _nonempty(path: Path) -> bool:
+def _nonempty(path: str) -> bool:
     try:
         info = os.stat(path)  # one system call, where is_file() and stat() made two
     except OSError as exc:
