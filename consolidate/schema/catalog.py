@@ -52,5 +52,6 @@ SIMULATIONS = Table(
     Column("source_schema_version", Text()),
     Column("source_row_counts", Text()),
     Column("merged_at", DateTime(timezone=True)),
+    Index("ix_simulations_source_path", "source_path"),  # the ledger asks by path (0003)
     Index("ix_simulations_source_sha256", "source_sha256"),
 )

@@ -8,10 +8,11 @@ to the scripts' head and ``tests/test_startup.py`` keeps :data:`INDEXES` equal t
 from __future__ import annotations
 
 #: The head of ``alembic/versions``; a new revision must update it.
-HEAD = "0002"
+HEAD = "0003"
 
 #: (table, index) of every index the tables declare, in ``schema.indexes.declared`` order.
 INDEXES: tuple[tuple[str, str], ...] = (
+    ("simulations", "ix_simulations_source_path"),
     ("simulations", "ix_simulations_source_sha256"),
     ("agent_actions", "ix_agent_actions_simulation_id_agent_id"),
     ("agent_actions", "ix_agent_actions_simulation_id_step_number"),
