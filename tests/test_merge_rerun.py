@@ -320,6 +320,7 @@ def test_a_stop_ends_the_hashing_batches_at_their_next_source(
     (with large files that was minutes): each thread stops before its next source."""
     runs, target = held_runs
     monkeypatch.setattr(rerun, "_BATCH", 8)  # 16 batches of 8 for 128 sources
+    monkeypatch.setattr(rerun, "_TASKS", 16)
     hashed: list[str] = []
     decide = rerun.already_merged
 

@@ -15,7 +15,6 @@ starts from what the pass found (:class:`Pass`) instead of doing it again.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -36,9 +35,10 @@ from consolidate.sources.opening import open_file, plain_sha256, plain_uri
 
 #: Milliseconds to wait for another writer's lock, as the merge's engine waits.
 _BUSY_MS = 60_000
-#: Sources hashed per task at most, in files and in bytes (see ``_Decisions``).
+#: Sources hashed per task at most, and the fewest tasks a long list is cut into (see
+#: ``_Decisions``).
 _BATCH = 32
-_BATCH_BYTES = 8 << 20
+_TASKS = 64
 #: The tables that hold per-simulation rows (``schema.DATA_TABLES``, without SQLAlchemy).
 _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
@@ -198,10 +198,10 @@ class _Decisions:
     """The held sources' decisions, made on the pool's threads in batches.
 
     A task per source cost a small one more than hashing it (a thousand hand-overs between the
-    threads, each waiting for the GIL), so sources go in batches of up to ``_BATCH`` files and
-    ``_BATCH_BYTES`` (a large file alone), and a short list in batches of one, so that both
-    threads have work. Each source's outcome (or error) is its own: a stop ends every batch
-    before its next source, and an error is raised at its source, after those before it.
+    threads, each waiting for the GIL), so sources go in batches of up to ``_BATCH`` files (see
+    :func:`_batches`), and a short list in batches of one, so that both threads have work. Each
+    source's outcome (or error) is its own: a stop ends every batch before its next source,
+    and an error is raised at its source, after those before it.
     """
 
     def __init__(self, pool: Executor, held: list[SourceFile], known: Snapshot) -> None:
@@ -241,27 +241,13 @@ class _Decisions:
 
 
 def _batches(held: list[SourceFile]) -> Iterator[list[SourceFile]]:
-    most = max(1, min(_BATCH, len(held) // 16))
-    batch: list[SourceFile] = []
-    size = 0
-    for source in held:
-        batch.append(source)
-        size += _bytes(source.path)
-        if len(batch) >= most or size >= _BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def _bytes(path: Path) -> int:
-    """The file's size, for the batches' bound alone: one system call, in the thread that hands
-    out the work (its sidecars, rare, are hashed but not counted; their three calls per source
-    held the GIL from the hashing threads)."""
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0  # its problem is found when it is hashed
+    # At least _TASKS batches (one file each for a short list): the last batch, the one that
+    # may leave a thread idle, is then at most a 64th of the work whatever the files' sizes,
+    # which are never asked for (a stat per file, in this thread, held the GIL from the hashing
+    # threads; and a large file's batch holds it up alone: the other thread takes the next).
+    most = max(1, min(_BATCH, len(held) // _TASKS))
+    for start in range(0, len(held), most):
+        yield held[start : start + most]
 
 
 def _sqlite_file(target: object) -> Path | None:
