@@ -69,8 +69,8 @@ def test_a_new_target_loads_without_lookup_indexes_and_ends_with_them(tmp_path: 
     resume(pause)
     assert process.wait(timeout=120) == 0
     assert not during & DEFERRABLE  # the bulk load maintains none of them
-    # The ledger's lookup by content hash and every primary key stay throughout.
-    assert "ix_simulations_source_sha256" in during
+    # The ledger's lookups by content hash and by path, and every primary key, stay throughout.
+    assert {"ix_simulations_source_sha256", "ix_simulations_source_path"} <= during
     assert any(name.startswith("sqlite_autoindex_agent_states") for name in during)
     assert_complete(target)
     # A target that holds rows keeps its indexes while the next merge loads into it.

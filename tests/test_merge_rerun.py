@@ -344,6 +344,8 @@ def test_an_error_in_a_batch_comes_after_the_sources_before_it(
     held_runs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs, target = held_runs
+    monkeypatch.setattr(rerun, "_BATCH", 8)  # sim_010 is the third of its batch of 8
+    monkeypatch.setattr(rerun, "_TASKS", 16)
     decide = rerun.already_merged
 
     def failing(source: rerun.SourceFile, known: rerun.Snapshot) -> SourceOutcome | None:

@@ -43,14 +43,10 @@ _TASKS = 64
 _DATA = tuple(t for t in CENTRAL_COLUMNS if t not in ("experiments", "simulations"))
 
 
-def already_merged(
-    source: SourceFile, known: Snapshot, *, started: float | None = None
-) -> SourceOutcome | None:
-    """The skipped outcome of a source merged before from identical bytes, else None.
-
-    ``started``: ``perf_counter()`` when the source's turn began (its outcome's seconds).
-    """
-    started = time.perf_counter() if started is None else started
+def already_merged(source: SourceFile, known: Snapshot) -> SourceOutcome | None:
+    """The skipped outcome of a source merged before from identical bytes, else None; its
+    seconds are this call's."""
+    started = time.perf_counter()
     sha256 = plain_sha256(source.path)
     try:
         if sha256 is None:  # a sidecar, or a problem: open_file reads it (or names it)
@@ -241,10 +237,10 @@ class _Decisions:
 
 
 def _batches(held: list[SourceFile]) -> Iterator[list[SourceFile]]:
-    # At least _TASKS batches (one file each for a short list): the last batch, the one that
-    # may leave a thread idle, is then at most a 64th of the work whatever the files' sizes,
-    # which are never asked for (a stat per file, in this thread, held the GIL from the hashing
-    # threads; and a large file's batch holds it up alone: the other thread takes the next).
+    # At least _TASKS batches (one file each for a short list), cut by count: the last batch,
+    # the one that may leave a thread idle, is then a 64th of the files. Their sizes are never
+    # asked for (a stat per file, in this thread, held the GIL from the hashing threads): a
+    # batch holding a large file takes longer while the other thread goes on with the next.
     most = max(1, min(_BATCH, len(held) // _TASKS))
     for start in range(0, len(held), most):
         yield held[start : start + most]

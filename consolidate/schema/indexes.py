@@ -24,8 +24,8 @@ def declared() -> list[Index]:
 
 def deferrable() -> list[Index]:
     """The indexes a bulk load may build after the rows are in: the non-unique ones of the data
-    tables. Unique indexes keep rows apart, and ``simulations``' index serves the ledger's
-    lookup of a source by its content hash, once per source: those always stay."""
+    tables. Unique indexes keep rows apart, and ``simulations``' two serve the ledger's lookups
+    of a source by its content hash and by its path, once per source: those always stay."""
     data = set(DATA_TABLES)
     return [i for i in declared() if i.table is not None and i.table.name in data and not i.unique]
 

@@ -16,7 +16,7 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,9 @@ SIDECARS = ("-wal", "-journal")
 _CHUNK = 1 << 20
 #: What ``Path.is_file()`` takes for "not there" rather than an error.
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
+#: Whether :func:`plain_sha256` can read a file in one open here (POSIX: ``readv`` and
+#: ``O_NONBLOCK``); elsewhere ``open_file`` reads every source.
+_ONE_READ = hasattr(os, "readv") and hasattr(os, "O_NONBLOCK")
 
 
 @dataclass(frozen=True)
@@ -123,21 +126,25 @@ def plain_sha256(path: Path) -> str | None:
     re-run does nothing else with a source it skips). ``path`` is resolved; its URI is
     :func:`plain_uri`'s.
 
-    None when ``open_file`` must look: a sidecar, or anything wrong, which it then names.
+    None when ``open_file`` must look: a sidecar, or anything wrong, which it then names (and on
+    a system without ``readv``, every time). Never raises.
     """
-    name = str(path)
-    try:
-        if any(_nonempty(name + sidecar) for sidecar in SIDECARS):
-            return None
-        # O_NONBLOCK: a path turned into a FIFO since it was found must not block the open.
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    if not _ONE_READ:
         return None
     import hashlib
 
     digest = hashlib.sha256()
     buffer = _buffer()
     view = memoryview(buffer)
+    name = str(path)
+    try:
+        if any(_nonempty(name + sidecar) for sidecar in SIDECARS):
+            return None
+        # O_NONBLOCK: a path turned into a FIFO since it was found is opened without waiting
+        # for a writer, and never read (it is not a regular file).
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
@@ -150,7 +157,8 @@ def plain_sha256(path: Path) -> str | None:
     except OSError:
         return None
     finally:
-        os.close(fd)
+        with suppress(OSError):
+            os.close(fd)
     return digest.hexdigest()
 
 
