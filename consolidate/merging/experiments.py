@@ -63,6 +63,8 @@ class Copy(Protocol):
     def on_table(self) -> Callable[[str, int, float], None] | None: ...
     @property
     def write_lock(self) -> threading.Lock | None: ...
+    @property
+    def after_commit(self) -> Callable[[], None] | None: ...
 
 
 def merge_experiment(
@@ -176,6 +178,8 @@ def _one(
             reason=decision.reason or f"would {decision.action}",
         )
     with contextlib.ExitStack() as stack:
+        if copy.after_commit is not None:
+            stack.callback(copy.after_commit)
         if copy.write_lock is not None:
             stack.enter_context(copy.write_lock)
         conn = stack.enter_context(copy.engine.connect().execution_options(write_lock=True))

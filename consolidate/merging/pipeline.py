@@ -38,6 +38,7 @@ from consolidate.merging.report import (
 from consolidate.merging.source_transaction import Job, TableCallback, merge_read
 from consolidate.schema import migrations
 from consolidate.schema.targets import central_engine, describe, sqlite_path, target_url
+from consolidate.sinks.checkpoints import Checkpoints
 from consolidate.sources.discover import SourceFile
 
 
@@ -94,6 +95,9 @@ def merge(
         if pool is None and not dry_run:
             pool = found.enter_context(workers.started(2 * max(1, jobs)))
         engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
+        checkpoints = None
+        if engine is not None and target_path is not None and not dry_run:
+            checkpoints = found.enter_context(Checkpoints(target_path))
         seconds: dict[str, float] = defaultdict(float)
         counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
 
@@ -113,6 +117,7 @@ def merge(
             on_table=table_done,
             write_lock=threading.Lock() if url.get_backend_name() == "sqlite" else None,
             should_stop=should_stop,
+            after_commit=checkpoints.committed if checkpoints is not None else None,
         )
         if engine is None or dry_run:
             outcomes = _run_all(files, job, jobs, on_source, should_stop)
@@ -163,7 +168,9 @@ def _open_target(url: URL, *, dry_run: bool, target_path: str | None, jobs: int)
     if dry_run and target_path is not None and not Path(target_path).is_file():
         return None  # a dry run never creates the target
     # One pooled connection per worker thread, so --jobs never waits on the pool.
-    engine = central_engine(url, pool_size=max(5, jobs + 1))
+    # A SQLite target's log is checkpointed beside the writes (sinks.checkpoints), not in them.
+    writing = target_path is not None and not dry_run
+    engine = central_engine(url, pool_size=max(5, jobs + 1), wal_autocheckpoint=not writing)
     try:
         if dry_run and migrations.current(engine) is None:
             migrations.refuse_foreign(engine)

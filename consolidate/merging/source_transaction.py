@@ -66,6 +66,9 @@ class Job:
     #: a millisecond.
     checks: Executor | None = None
     should_stop: Callable[[], bool] | None = None  # asked between an experiment's simulations too
+    #: Called after each source's (and simulation's) transaction, outside it: a SQLite target's
+    #: checkpoints (``sinks.checkpoints``).
+    after_commit: Callable[[], None] | None = None
     experiment_row: ExperimentRow = field(default_factory=ExperimentRow)
 
     @property
@@ -94,6 +97,8 @@ def merge_read(
             return job.plan.source(conn, opened, base)
     assert job.engine is not None
     with contextlib.ExitStack() as stack:
+        if job.after_commit is not None:  # last: the lock released, the connection given back
+            stack.callback(job.after_commit)
         if job.write_lock is not None:
             # SQLite has one writer: threads of --jobs queue here, not on the busy timeout.
             stack.enter_context(job.write_lock)

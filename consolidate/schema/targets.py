@@ -78,7 +78,13 @@ def _check_sqlite_path(path: Path, *, must_exist: bool) -> None:
         raise TargetError(f"{path}: cannot be created: the folder {path.parent} is not writable")
 
 
-def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwargs: Any) -> Engine:
+def central_engine(
+    target: str | Path | URL,
+    *,
+    must_exist: bool = False,
+    wal_autocheckpoint: bool = True,
+    **kwargs: Any,
+) -> Engine:
     """An engine on the experiment database with the pragmas every writer relies on.
 
     SQLite: WAL (readers never block the writer), ``synchronous=NORMAL`` (durable at checkpoints,
@@ -86,6 +92,8 @@ def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwar
     The pysqlite driver's own transaction handling is switched off so ``BEGIN`` is ours: SQLite
     refuses ``ATTACH`` inside a transaction and the driver would otherwise open one behind us.
     ``must_exist`` makes a missing SQLite file an error instead of creating it (for readers).
+    ``wal_autocheckpoint=False``: the engine's SQLite connections never checkpoint the log; its
+    owner must (a merge does, on a thread of its own: ``sinks.checkpoints``).
 
     Raises:
         NotATarget: a missing file (``must_exist``), a missing folder, or a folder named as the
@@ -121,6 +129,8 @@ def central_engine(target: str | Path | URL, *, must_exist: bool = False, **kwar
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA cache_size=-16384")
+        if not wal_autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
