@@ -231,8 +231,8 @@ def _path_id(path: Path, root: Path) -> str:
     folder = str(root).rstrip(os.sep) + os.sep
     full = str(path)
     if os.sep == "/" and full.startswith(folder):  # as below, without a Path per file
-        relative = full[len(folder) :]
-        return relative[: len(relative) - len(_suffix(relative[relative.rfind("/") + 1 :]))]
+        inside = full[len(folder) :]
+        return inside[: len(inside) - len(_suffix(inside[inside.rfind("/") + 1 :]))]
     try:
         relative = path.relative_to(root)
     except ValueError:
