@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from consolidate import merge, verify
+from consolidate.merging import pipeline
 from consolidate.schema.targets import central_engine
 from consolidate.sinks import checkpoints
 from consolidate.sinks.checkpoints import Checkpoints
@@ -74,16 +75,22 @@ def test_drained_pages_are_in_the_file_and_the_log_starts_again(
     conn.close()
 
 
-def test_a_database_it_cannot_open_changes_nothing(
+def test_a_database_it_cannot_open_yet_is_checkpointed_once_it_can(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The thread's own connection failing (here: no such folder) must not fail the writer, nor
-    # leave it waiting: the pages stay in the log, where the last connection to close
-    # checkpoints them.
+    # The thread's own connection failing (here: no such folder yet) must not fail the writer
+    # nor leave it waiting, and the thread tries again at the next checkpoint.
     monkeypatch.setattr(checkpoints, "DRAIN_SECONDS", 0.0)
-    with Checkpoints(str(tmp_path / "missing" / "x.db")) as after:
-        after.committed()  # a drain: returns, answered without a connection
+    path = tmp_path / "later" / "x.db"
+    with Checkpoints(str(path)) as after:
+        after.committed()  # a drain, answered without a connection
+        path.parent.mkdir()
+        conn = writer(path)
+        write_transaction(conn, 0)
+        assert in_file(path, "blobs") == 0
         after.committed()
+        assert in_file(path, "blobs") == 1
+    conn.close()
 
 
 def test_merge_connections_leave_checkpoints_to_the_thread(
@@ -113,3 +120,25 @@ def test_merge_connections_leave_checkpoints_to_the_thread(
     assert [o.status for o in report.sources] == ["merged"] * 6
     assert seen == [1, 2, 3, 4, 5, 6]
     assert verify(str(target)).ok
+
+
+def test_with_several_writing_threads_sqlite_keeps_its_own_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With --jobs N the next thread begins before a drain could end, so the log would never
+    # start again: the thread is not started, and SQLite checkpoints in the commits as before.
+    started: list[str] = []
+
+    class Counted(Checkpoints):
+        def __enter__(self) -> Checkpoints:
+            started.append("thread")
+            return super().__enter__()
+
+    monkeypatch.setattr(pipeline, "Checkpoints", Counted)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    build_corpus(runs, 4)
+    two = merge([str(runs)], tmp_path / "two.db", jobs=2)
+    assert started == [] and all(o.status == "merged" for o in two.sources)
+    one = merge([str(runs)], tmp_path / "one.db")
+    assert started == ["thread"] and all(o.status == "merged" for o in one.sources)

@@ -99,6 +99,7 @@ class _Copy:
     on_conflict: OnConflict = OnConflict.ERROR
     on_table: Any = None
     write_lock: threading.Lock | None = None
+    after_commit: Any = None
 
 
 def test_a_stop_is_heard_between_simulations(tmp_path: Path) -> None:

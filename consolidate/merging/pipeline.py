@@ -96,7 +96,8 @@ def merge(
             pool = found.enter_context(workers.started(2 * max(1, jobs)))
         engine = _open_target(url, dry_run=dry_run, target_path=target_path, jobs=jobs)
         checkpoints = None
-        if engine is not None and target_path is not None and not dry_run:
+        if engine is not None and _checkpoints_beside(target_path, dry_run=dry_run, jobs=jobs):
+            assert target_path is not None
             checkpoints = found.enter_context(Checkpoints(target_path))
         seconds: dict[str, float] = defaultdict(float)
         counting = threading.Lock()  # PostgreSQL with --jobs N copies on N threads at once
@@ -163,14 +164,21 @@ def _default_experiment_id(url: URL) -> str:
     return Path(path).stem if path else (url.database or "experiment")
 
 
+def _checkpoints_beside(target_path: str | None, *, dry_run: bool, jobs: int) -> bool:
+    """Whether a SQLite target's log is checkpointed on a thread beside the writes
+    (``sinks.checkpoints``) instead of in the commits. Not with ``--jobs N``: the next thread
+    would begin its transaction before the checkpoint ends, so the log would never start again
+    from its beginning (with one writer, ``Checkpoints.committed`` waits for that)."""
+    return target_path is not None and not dry_run and jobs <= 1
+
+
 def _open_target(url: URL, *, dry_run: bool, target_path: str | None, jobs: int) -> Engine | None:
     """The target's engine, at the schema head; None for a dry run on a target not made yet."""
     if dry_run and target_path is not None and not Path(target_path).is_file():
         return None  # a dry run never creates the target
     # One pooled connection per worker thread, so --jobs never waits on the pool.
-    # A SQLite target's log is checkpointed beside the writes (sinks.checkpoints), not in them.
-    writing = target_path is not None and not dry_run
-    engine = central_engine(url, pool_size=max(5, jobs + 1), wal_autocheckpoint=not writing)
+    beside = _checkpoints_beside(target_path, dry_run=dry_run, jobs=jobs)
+    engine = central_engine(url, pool_size=max(5, jobs + 1), wal_autocheckpoint=not beside)
     try:
         if dry_run and migrations.current(engine) is None:
             migrations.refuse_foreign(engine)

@@ -14,9 +14,11 @@ The log only starts again from its beginning when a writer begins while every co
 already copied, which a checkpointer that runs behind the writer never allows; so about once a
 second (:data:`DRAIN_SECONDS`) the writer waits, between two transactions, for a checkpoint of
 everything committed so far. The ``-wal`` file then holds about a second of writes (and always
-a whole transaction). A checkpoint never changes what the database holds: a kill at any moment
-leaves the committed transactions in the log or the file, and the next connection recovers
-them, as after any crash in WAL mode.
+a whole transaction), unless a reader in another process keeps an older snapshot open, which
+holds the log back as it would SQLite's own checkpoints. That wait needs one writer: a merge
+with ``--jobs N`` keeps SQLite's own checkpoints (``merging.pipeline``). A checkpoint never
+changes what the database holds: a kill at any moment leaves the committed transactions in the
+log or the file, and the next connection recovers them, as after any crash in WAL mode.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import sqlite3
 import sys
 import threading
 import time
-from contextlib import closing, nullcontext
 
 #: The writer waits for a full checkpoint (and the log starts again) at most this often.
 DRAIN_SECONDS = 1.0
@@ -64,9 +65,10 @@ class Checkpoints:
         self._thread.join()
 
     def committed(self) -> None:
-        """Called by the writer after each commit, outside any transaction: the pages it wrote
-        are copied soon; about once a second this waits until they are (see the module). Safe
-        from several writing threads: at worst two of them wait for the same checkpoint."""
+        """Called by the one writing thread after each commit, outside any transaction, before
+        it begins the next one: the pages it wrote are copied soon; about once a second this
+        waits for a checkpoint of all of them (see the module), which copies every page no
+        reader of an older snapshot still needs."""
         now = time.perf_counter()
         if now - self._drained >= DRAIN_SECONDS:
             self._wait(self._ask())
@@ -88,11 +90,8 @@ class Checkpoints:
 
     def _run(self) -> None:
         _lower_priority()
+        conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error:
-            conn = None  # the writer's own close still checkpoints; nothing here is lost
-        with closing(conn) if conn is not None else nullcontext():
             while True:
                 with self._changed:
                     while self._done == self._asked and not self._closing:
@@ -100,18 +99,33 @@ class Checkpoints:
                     if self._closing:
                         return
                     asked = self._asked
+                conn = conn or _connect(self._path)  # again next time, if it failed
                 if conn is not None:
                     _checkpoint(conn)
                 with self._changed:
                     self._done = asked
                     self._changed.notify_all()
+        finally:
+            if conn is not None:
+                conn.close()
+
+
+def _connect(path: str) -> sqlite3.Connection | None:
+    try:
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error:
+        # Out of file descriptors, say: the pages stay in the log (safe, only longer) until a
+        # later checkpoint, or the merge's last connection closing, copies them.
+        return None
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
+    # PASSIVE: copies what no reader still needs and reports the rest in its row (busy, pages
+    # in the log, pages copied); those are copied by a later one, so the row is not looked at.
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     except sqlite3.Error:
-        pass  # busy (another checkpoint) or failing: the pages stay in the log, safe
+        pass  # another process checkpointing, or a failing disk: the pages stay in the log
 
 
 def _lower_priority() -> None:

@@ -21,7 +21,7 @@ import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from consolidate.errors import UsageError
 
@@ -203,9 +203,12 @@ def _is_source_name(name: str) -> bool:
 
 def _suffix(name: str) -> str:
     """``PurePath(name).suffix`` of a file name, without making a path: a Path per file was a
-    third of finding a folder of a thousand runs."""
+    third of finding a folder of a thousand runs. A name ending in a dot is left to pathlib,
+    whose rule for it changed in Python 3.14."""
+    if name.endswith("."):
+        return PurePath(name).suffix
     dot = name.rfind(".")
-    return name[dot:] if 0 < dot < len(name) - 1 else ""
+    return name[dot:] if dot > 0 else ""
 
 
 def _fixed_prefix(pattern: Path) -> Path:
@@ -228,7 +231,8 @@ def _common_folder(files: list[Path]) -> Path:
 
 
 def _path_id(path: Path, root: Path) -> str:
-    folder = str(root).rstrip(os.sep) + os.sep
+    folder = str(root)
+    folder += "" if folder.endswith(os.sep) else os.sep  # "/" stays "/", and "//" "//"
     full = str(path)
     if os.sep == "/" and full.startswith(folder):  # as below, without a Path per file
         inside = full[len(folder) :]
