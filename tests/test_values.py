@@ -263,3 +263,47 @@ def test_inspect_with_a_target_predicts_what_merge_then_does(
     again = runner.invoke(cli, ["inspect", str(TEMPLATE), "--target", any_target])
     assert again.exit_code == 0, again.output
     assert "skip sim_2b8358f643 (already merged" in again.stdout
+
+
+#: More values the two ways of testing must read alike: name -> SQL on a copy of the template.
+EDGES = {
+    "clean": "SELECT 1",
+    "integral-real-in-integer": "UPDATE agents SET birth_time = 3.0 WHERE rowid = 1",
+    "real-past-64-bits-in-integer": "UPDATE agents SET birth_time = 9.3e18 WHERE rowid = 1",
+    "infinity-in-integer": "UPDATE agents SET birth_time = 9e999 WHERE rowid = 1",
+    "digits-in-integer": "UPDATE agents SET birth_time = '12' WHERE rowid = 1",
+    "number-text-in-real": "UPDATE agent_actions SET reward = '1.5' WHERE rowid = 1",
+    "number-in-text": "UPDATE agents SET agent_type = 7.25 WHERE rowid = 1",
+    "accents-in-text": "UPDATE agents SET agent_type = 'caf\u00e9' WHERE rowid = 1",
+    "blob-and-nul-in-text": "UPDATE agents SET agent_type = X'00', genome_id = 'a' || char(0)",
+    "empty-text": "UPDATE agents SET agent_type = ''",
+    "empty-table": "DELETE FROM agent_actions",
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(DAMAGE) - {"index"}) + sorted(EDGES))
+def test_a_small_source_is_judged_in_python_as_the_scan_judges_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # A source under 1 MB has its values tested in Python (values._IN_PYTHON_BYTES), every
+    # larger one by the SQL scan: the same file must get the same answer both ways.
+    from consolidate.layouts import values
+    from consolidate.layouts.reading import open_source
+
+    path = tmp_path / f"{name}.db"
+    shutil.copy(TEMPLATE, path)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(DAMAGE[name][0] if name in DAMAGE else EDGES[name])
+
+    def judged() -> str | None:
+        with open_source(path, check=False) as opened:
+            return values.check_values(opened.reader, opened.mapping, opened.shape)
+
+    # The huge-text case is over the bound: raised, so that it is read in Python too.
+    monkeypatch.setattr(values, "_IN_PYTHON_BYTES", max(1 << 20, path.stat().st_size))
+    in_python = judged()
+    monkeypatch.setattr(values, "_IN_PYTHON_BYTES", 0)
+    by_scan = judged()
+    assert in_python == by_scan
+    if name in DAMAGE:
+        assert in_python is not None and DAMAGE[name][1] in in_python
