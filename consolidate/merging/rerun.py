@@ -19,15 +19,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from consolidate.errors import SourceError
 from consolidate.merging import snapshot
 from consolidate.merging.report import SourceOutcome
 from consolidate.merging.snapshot import Snapshot
+from consolidate.merging.threads import Task, Threads
 from consolidate.schema.columns import CENTRAL_COLUMNS
 from consolidate.schema.head import HEAD, INDEXES
 from consolidate.sources.discover import SourceFile, discover
@@ -156,10 +157,10 @@ def first_pass(
     skipped: dict[Path, SourceOutcome] = {}
     unsure: set[str] = set()
     done = True
-    with ThreadPoolExecutor(max_workers=2) as hashing:
+    with Threads(2) as hashing:
         # The target is read while the sources are found (both wait on the system more than on
         # the GIL); a target the full path must take has them found again there.
-        reading = hashing.submit(complete_target, path)
+        reading = hashing.submit(partial(complete_target, path))
         try:
             files = tuple(discover([str(s) for s in sources], exclude=path))
         finally:
@@ -185,8 +186,7 @@ def first_pass(
                 if on_source is not None:
                     on_source(outcome)
         finally:
-            held.stop()
-            hashing.shutdown(cancel_futures=True)
+            held.stop()  # and leaving the block cancels the batches not begun
     return Pass(path, files, skipped, frozenset(unsure), done)
 
 
@@ -200,12 +200,12 @@ class _Decisions:
     and an error is raised at its source, after those before it.
     """
 
-    def __init__(self, pool: Executor, held: list[SourceFile], known: Snapshot) -> None:
+    def __init__(self, pool: Threads, held: list[SourceFile], known: Snapshot) -> None:
         self._known = known
         self._stopped = threading.Event()
-        self._where: dict[Path, tuple[Future[list[SourceOutcome | Exception | None]], int]] = {}
+        self._where: dict[Path, tuple[Task[list[SourceOutcome | Exception | None]], int]] = {}
         for batch in _batches(held):
-            future = pool.submit(self._decide, batch)
+            future = pool.submit(partial(self._decide, batch))
             self._where.update((s.path, (future, n)) for n, s in enumerate(batch))
 
     def holds(self, path: Path) -> bool:
