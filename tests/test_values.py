@@ -173,6 +173,17 @@ def rowless(tmp_path: Path, name: str, agent_type_hex: str | None) -> Path:
     return source
 
 
+@pytest.fixture(params=["in-python", "scan"])
+def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small source's values tested in Python, then by the SQL scan (the workers are forked
+    after this, with it)."""
+    from consolidate.layouts import values
+
+    if request.param == "scan":
+        monkeypatch.setattr(values, "_IN_PYTHON_BYTES", 0)
+
+
+@pytest.mark.usefixtures("both_ways")
 def test_a_table_without_rowids_is_checked_too(tmp_path: Path) -> None:
     clean = merge([str(rowless(tmp_path, "clean.db", None))], str(tmp_path / "clean-into.db"))
     assert clean.ok and clean.count("merged") == 1
@@ -200,6 +211,7 @@ def test_huge_clean_text_merges(tmp_path: Path) -> None:
     assert report.ok and report.count("merged") == 1
 
 
+@pytest.mark.usefixtures("both_ways")
 def test_a_column_named_rowid_does_not_hide_rows_from_the_scan(tmp_path: Path) -> None:
     """With a column called rowid, ``rowid`` names that column: the scan must still read every
     row (here one whose "rowid" is NULL holds a NUL) and never do arithmetic on text."""
@@ -268,12 +280,12 @@ def test_inspect_with_a_target_predicts_what_merge_then_does(
 #: More values the two ways of testing must read alike: name -> SQL on a copy of the template.
 EDGES = {
     "clean": "SELECT 1",
-    "integral-real-in-integer": "UPDATE agents SET birth_time = 3.0 WHERE rowid = 1",
+    # A column's declared type converts what looks like its own kind ('12' into an INTEGER
+    # column is stored as 12): these are the values that stay what they are.
     "real-past-64-bits-in-integer": "UPDATE agents SET birth_time = 9.3e18 WHERE rowid = 1",
     "infinity-in-integer": "UPDATE agents SET birth_time = 9e999 WHERE rowid = 1",
-    "digits-in-integer": "UPDATE agents SET birth_time = '12' WHERE rowid = 1",
-    "number-text-in-real": "UPDATE agent_actions SET reward = '1.5' WHERE rowid = 1",
-    "number-in-text": "UPDATE agents SET agent_type = 7.25 WHERE rowid = 1",
+    "hex-text-in-integer": "UPDATE agents SET birth_time = '0x10' WHERE rowid = 1",
+    "blank-text-in-real": "UPDATE agent_actions SET reward = ' ' WHERE rowid = 1",
     "accents-in-text": "UPDATE agents SET agent_type = 'caf\u00e9' WHERE rowid = 1",
     "blob-and-nul-in-text": "UPDATE agents SET agent_type = X'00', genome_id = 'a' || char(0)",
     "empty-text": "UPDATE agents SET agent_type = ''",
@@ -295,15 +307,27 @@ def test_a_small_source_is_judged_in_python_as_the_scan_judges_it(
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.executescript(DAMAGE[name][0] if name in DAMAGE else EDGES[name])
 
+    answered: list[object] = []  # per table, what _in_python answered (None: left to the scan)
+    in_python_of = values._in_python
+
+    def watched(conn: sqlite3.Connection, scan: object) -> object:
+        answered.append(in_python_of(conn, scan))  # type: ignore[arg-type]
+        return answered[-1]
+
+    monkeypatch.setattr(values, "_in_python", watched)
+
     def judged() -> str | None:
         with open_source(path, check=False) as opened:
             return values.check_values(opened.reader, opened.mapping, opened.shape)
 
-    # The huge-text case is over the bound: raised, so that it is read in Python too.
+    # The huge-text case is over the bound: raised, so that its tables are read in Python too.
     monkeypatch.setattr(values, "_IN_PYTHON_BYTES", max(1 << 20, path.stat().st_size))
     in_python = judged()
+    assert any(a is not None for a in answered)  # the Python way did run
+    answered.clear()
     monkeypatch.setattr(values, "_IN_PYTHON_BYTES", 0)
     by_scan = judged()
+    assert answered == []  # the scan alone
     assert in_python == by_scan
     if name in DAMAGE:
         assert in_python is not None and DAMAGE[name][1] in in_python

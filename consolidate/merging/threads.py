@@ -25,13 +25,16 @@ class Task(Generic[R]):
         self._value: R | None = None
         self._error: BaseException | None = None
 
-    def result(self) -> R:
-        """Its return value, or the exception it raised (raised here); waits until it ran.
+    def result(self, timeout: float | None = None) -> R:
+        """Its return value, or the exception it raised (raised here); waits until it ran, or
+        at most ``timeout`` seconds.
 
         Raises:
             RuntimeError: it was cancelled (the block was left first) and never ran.
+            TimeoutError: it had not run within ``timeout``.
         """
-        self._done.wait()
+        if not self._done.wait(timeout):
+            raise TimeoutError("the task has not run yet")
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]  # set when no error was
@@ -73,8 +76,15 @@ class Threads:
             thread.join()
 
     def submit(self, call: Callable[[], R]) -> Task[R]:
+        """Queue ``call``; its task answers once a thread has run it.
+
+        Raises:
+            RuntimeError: the block was left: nothing would ever run it.
+        """
         task = Task(call)
         with self._ready:
+            if self._closing:
+                raise RuntimeError("cannot submit: the threads have stopped")
             self._queue.append(task)  # type: ignore[arg-type]  # the queue holds any result
             self._ready.notify()
         return task
