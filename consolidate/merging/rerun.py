@@ -205,8 +205,8 @@ class _Decisions:
         self._stopped = threading.Event()
         self._where: dict[Path, tuple[Task[list[SourceOutcome | Exception | None]], int]] = {}
         for batch in _batches(held):
-            future = pool.submit(partial(self._decide, batch))
-            self._where.update((s.path, (future, n)) for n, s in enumerate(batch))
+            task = pool.submit(partial(self._decide, batch))
+            self._where.update((s.path, (task, n)) for n, s in enumerate(batch))
 
     def holds(self, path: Path) -> bool:
         return path in self._where
