@@ -63,6 +63,7 @@ def test_drained_pages_are_in_the_file_and_the_log_starts_again(
     assert in_file(tmp_path / "control.db", "blobs") == 0
 
     monkeypatch.setattr(checkpoints, "DRAIN_SECONDS", 0.0)
+    monkeypatch.setattr(checkpoints, "KICK_BYTES", 0)
     path = tmp_path / "drained.db"
     conn = writer(path)
     with Checkpoints(str(path)) as after:
@@ -75,12 +76,31 @@ def test_drained_pages_are_in_the_file_and_the_log_starts_again(
     conn.close()
 
 
+def test_a_short_log_is_left_to_the_last_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under KICK_BYTES (SQLite's own 1,000 pages) nothing is copied, drain or not: a short merge
+    # must not wait at its end for a checkpoint of a few pages; past it, a drain copies them.
+    monkeypatch.setattr(checkpoints, "DRAIN_SECONDS", 0.0)
+    path = tmp_path / "short.db"
+    conn = writer(path)
+    with Checkpoints(str(path)) as after:
+        write_transaction(conn, 0)
+        after.committed()
+        assert in_file(path, "blobs") == 0
+        monkeypatch.setattr(checkpoints, "KICK_BYTES", 64 * PAGE)
+        after.committed()
+        assert in_file(path, "blobs") == 1
+    conn.close()
+
+
 def test_a_database_it_cannot_open_yet_is_checkpointed_once_it_can(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The thread's own connection failing (here: no such folder yet) must not fail the writer
     # nor leave it waiting, and the thread tries again at the next checkpoint.
     monkeypatch.setattr(checkpoints, "DRAIN_SECONDS", 0.0)
+    monkeypatch.setattr(checkpoints, "KICK_BYTES", 0)
     path = tmp_path / "later" / "x.db"
     with Checkpoints(str(path)) as after:
         after.committed()  # a drain, answered without a connection
@@ -108,6 +128,7 @@ def test_merge_connections_leave_checkpoints_to_the_thread(
     # A merge drains after each source when told to: every source merged so far is in the
     # database file itself when its outcome is reported, not only in the log.
     monkeypatch.setattr(checkpoints, "DRAIN_SECONDS", 0.0)
+    monkeypatch.setattr(checkpoints, "KICK_BYTES", 0)
     runs, target = tmp_path / "runs", tmp_path / "experiment.db"
     runs.mkdir()
     build_corpus(runs, 6)
